@@ -1,0 +1,16 @@
+from allauth.account.adapter import DefaultAccountAdapter
+from django.urls import reverse
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def get_login_redirect_url(self, request):
+        user = request.user
+        if user.is_authenticated and user.is_coach:
+            from coaching.selectors import coach_profile_is_listed
+
+            if not coach_profile_is_listed(user=user):
+                return reverse("coaching:profile_edit")
+        return super().get_login_redirect_url(request)
+
+    def get_signup_redirect_url(self, request):
+        return self.get_login_redirect_url(request)

@@ -1,0 +1,56 @@
+from django import forms
+
+from accounts.models import User
+from accounts.timezones import is_valid_zone, zone_choices
+
+
+class TimeZoneField(forms.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=zone_choices, **kwargs)
+
+    def validate(self, value):
+        if value and not is_valid_zone(value):
+            raise forms.ValidationError(
+                f"“{value}” is not a time zone we know. "
+                "Pick one from the list, e.g. Europe/Berlin.",
+                code="invalid_zone",
+            )
+        super().validate(value)
+
+
+class SignupForm(forms.Form):
+    """Extra sign-up fields; allauth adds email and password and calls ``signup``."""
+
+    display_name = forms.CharField(
+        label="Your name", max_length=80, help_text="Shown to coaches and clients."
+    )
+    role = forms.ChoiceField(
+        label="I want to",
+        choices=[(User.Role.CLIENT, "Find a coach"), (User.Role.COACH, "Coach clients")],
+        widget=forms.RadioSelect,
+        initial=User.Role.CLIENT,
+    )
+    time_zone = TimeZoneField(
+        label="Time zone",
+        help_text="Filled in from your browser. All times are shown in this zone.",
+        widget=forms.Select(attrs={"data-browser-zone": "1"}),
+    )
+
+    field_order = ["display_name", "email", "password1", "password2", "role", "time_zone"]
+
+    def signup(self, request, user: User) -> None:
+        from accounts.services import user_complete_signup
+
+        user_complete_signup(
+            user=user,
+            display_name=self.cleaned_data["display_name"],
+            role=self.cleaned_data["role"],
+            time_zone=self.cleaned_data["time_zone"],
+        )
+
+
+class AccountSettingsForm(forms.Form):
+    display_name = forms.CharField(label="Your name", max_length=80)
+    time_zone = TimeZoneField(
+        label="Time zone", help_text="Every page and email shows times in this zone."
+    )

@@ -1,0 +1,118 @@
+"""Turning weekly wall-clock availability into real instants, safely across DST.
+
+Weekly windows are local wall-clock times in the coach's zone. Each date is expanded on
+its own, so 09:00–12:00 stays 09:00–12:00 local on both sides of a change; a local time
+that does not exist (the spring-forward gap) yields no slot, and a repeated local time
+(the autumn fall-back) yields only its first occurrence.
+"""
+
+import bisect
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+Interval = tuple[datetime, datetime]
+
+
+def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
+    """The UTC instant at which the wall clock in ``zone`` shows ``minute`` after midnight
+    of ``day``; None where that wall time does not exist; the first one where it repeats."""
+    naive = datetime.combine(day, time()) + timedelta(minutes=minute)
+    instant = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != naive:
+        return None
+    return instant
+
+
+def boundary_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """Like ``local_instant``, but a boundary inside a gap moves to the end of the gap
+    (the moment the clock jumps), so a window that starts or ends there keeps its meaning."""
+    for later in range(minute, minute + 24 * 60):
+        instant = local_instant(day, later, zone)
+        if instant is not None:
+            return instant
+    raise ValueError(f"no wall time exists after {day} +{minute}min in {zone}")  # pragma: no cover
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, with overlapping or touching intervals joined."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _containing(intervals: Sequence[Interval], starts: Sequence[datetime], at: datetime):
+    index = bisect.bisect_right(starts, at) - 1
+    if index >= 0 and intervals[index][1] > at:
+        return intervals[index]
+    return None
+
+
+def _overlaps(intervals: Sequence[Interval], starts: Sequence[datetime], a: datetime, b: datetime):
+    # The interval starting latest before b is the only one that can reach into [a, b),
+    # because merged intervals do not overlap each other.
+    index = bisect.bisect_left(starts, b) - 1
+    return index >= 0 and intervals[index][1] > a
+
+
+def slot_starts(
+    *,
+    windows: Iterable[tuple[int, int, int]],
+    zone: ZoneInfo,
+    duration: timedelta,
+    start: datetime,
+    end: datetime,
+    earliest: datetime,
+    busy: Iterable[Interval],
+    grid_minutes: int,
+) -> list[datetime]:
+    """Instants in [max(start, earliest), end) at which a session of ``duration`` fits
+    inside the availability ``windows`` (weekday, start minute, end minute) and overlaps
+    nothing in ``busy``. Candidates are local wall times on the ``grid_minutes`` grid."""
+    by_weekday: dict[int, list[tuple[int, int]]] = {}
+    for weekday, first, last in windows:
+        by_weekday.setdefault(weekday, []).append((first, last))
+    if not by_weekday:
+        return []
+
+    lower = max(start, earliest)
+    first_day = start.astimezone(zone).date() - timedelta(days=1)
+    last_day = end.astimezone(zone).date() + timedelta(days=1)
+
+    open_intervals: list[Interval] = []
+    candidates: list[tuple[date, int]] = []
+    day = first_day
+    while day <= last_day:
+        for first, last in by_weekday.get(day.weekday(), ()):
+            opens = boundary_instant(day, first, zone)
+            closes = boundary_instant(day, last, zone)
+            if closes <= opens:
+                continue
+            open_intervals.append((opens, closes))
+            aligned = -(-first // grid_minutes) * grid_minutes
+            candidates.extend((day, minute) for minute in range(aligned, last, grid_minutes))
+        day += timedelta(days=1)
+
+    open_intervals = merge(open_intervals)
+    open_starts = [interval[0] for interval in open_intervals]
+    busy_intervals = merge(busy)
+    busy_starts = [interval[0] for interval in busy_intervals]
+
+    found: set[datetime] = set()
+    for day, minute in candidates:
+        begins = local_instant(day, minute, zone)
+        if begins is None or begins < lower or begins >= end:
+            continue
+        finishes = begins + duration
+        window = _containing(open_intervals, open_starts, begins)
+        if window is None or finishes > window[1]:
+            continue
+        if _overlaps(busy_intervals, busy_starts, begins, finishes):
+            continue
+        found.add(begins)
+    return sorted(found)

@@ -1,0 +1,102 @@
+from django import forms
+from django.conf import settings
+
+from accounts.forms import TimeZoneField
+from coaching.models import LANGUAGES, AvailabilityWindow, Skill
+from coaching.selectors import CATALOG_SORTS
+from hse.money import MoneyError, parse_major
+
+
+def _minute_choices(first: int, last: int) -> list[tuple[str, str]]:
+    grid = settings.HSE_SLOT_GRID_MINUTES
+    return [
+        (str(minute), AvailabilityWindow.minute_label(minute))
+        for minute in range(first, last + 1, grid)
+    ]
+
+
+class CatalogFilterForm(forms.Form):
+    skill = forms.CharField(required=False)
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, label) for key, (label, _) in CATALOG_SORTS.items()],
+    )
+
+    def clean_skill(self) -> Skill | None:
+        slug = self.cleaned_data["skill"].strip()
+        if not slug:
+            return None
+        skill = Skill.objects.filter(slug=slug).first()
+        if skill is None:
+            raise forms.ValidationError(f"There is no skill “{slug[:40]}”. Showing every skill.")
+        return skill
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or "name"
+
+
+class CoachProfileForm(forms.Form):
+    headline = forms.CharField(
+        max_length=120, help_text="One line clients see in the catalog, e.g. “Leadership coach”."
+    )
+    bio = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=4000)
+    skills = forms.ModelMultipleChoiceField(
+        queryset=Skill.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    languages = forms.MultipleChoiceField(choices=LANGUAGES, widget=forms.CheckboxSelectMultiple)
+    hourly_price = forms.CharField(
+        label=f"Hourly price ({settings.HSE_CURRENCY})",
+        help_text="A 30-minute session costs half of it.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
+    minimum_notice_hours = forms.IntegerField(
+        label="Minimum notice (hours)",
+        min_value=0,
+        max_value=720,
+        help_text="Clients cannot book you closer to the start than this.",
+    )
+    time_zone = TimeZoneField(help_text="The zone your weekly availability is written in.")
+
+    def clean_hourly_price(self) -> int:
+        try:
+            amount = parse_major(self.cleaned_data["hourly_price"], settings.HSE_CURRENCY)
+        except MoneyError as error:
+            raise forms.ValidationError(str(error)) from None
+        if amount <= 0:
+            raise forms.ValidationError("The hourly price must be more than zero.")
+        if amount > 100_000_00:
+            raise forms.ValidationError("The hourly price is too high.")
+        return amount
+
+
+class WindowForm(forms.Form):
+    weekday = forms.TypedChoiceField(label="Day", choices=AvailabilityWindow.WEEKDAYS, coerce=int)
+    start_minute = forms.TypedChoiceField(
+        label="From", choices=_minute_choices(0, 24 * 60 - 15), coerce=int, initial="540"
+    )
+    end_minute = forms.TypedChoiceField(
+        label="To", choices=_minute_choices(15, 24 * 60), coerce=int, initial="720"
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start_minute"), data.get("end_minute")
+        if start is not None and end is not None and end <= start:
+            raise forms.ValidationError("The window must end after it starts.")
+        return data
+
+
+class TimeOffForm(forms.Form):
+    first_day = forms.DateField(
+        label="First day off", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last_day = forms.DateField(label="Last day off", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(required=False, max_length=120, label="Note (only you see it)")
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("first_day"), data.get("last_day")
+        if first and last and last < first:
+            raise forms.ValidationError("The last day off cannot be before the first.")
+        return data

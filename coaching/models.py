@@ -1,0 +1,166 @@
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Skill(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("uk", "Ukrainian"),
+    ("tr", "Turkish"),
+    ("ar", "Arabic"),
+    ("hi", "Hindi"),
+    ("zh", "Chinese"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+]
+LANGUAGE_NAMES = dict(LANGUAGES)
+
+
+class CoachProfileQuerySet(models.QuerySet):
+    def listed(self):
+        return self.filter(is_listed=True, user__is_active=True)
+
+
+class CoachProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coach_profile"
+    )
+    headline = models.CharField(max_length=120, blank=True)
+    bio = models.TextField(blank=True)
+    skills = models.ManyToManyField(Skill, blank=True, related_name="coaches")
+    languages = models.JSONField(default=list, blank=True)
+    hourly_price = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per hour, in minor units (cents)."
+    )
+    currency = models.CharField(max_length=3, default=settings.HSE_CURRENCY)
+    minimum_notice_minutes = models.PositiveIntegerField(
+        default=settings.HSE_DEFAULT_MINIMUM_NOTICE_MINUTES
+    )
+    time_zone = models.CharField(
+        max_length=64, help_text="The zone the weekly availability windows are written in."
+    )
+    # Set by coach_profile_update once the profile is complete: only then is the coach in
+    # the catalog.
+    is_listed = models.BooleanField(default=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CoachProfileQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hourly_price__isnull=True) | Q(hourly_price__gt=0),
+                name="coach_price_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_listed=False) | Q(hourly_price__isnull=False),
+                name="coach_listed_has_price",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.display_name} (coach)"
+
+    @property
+    def language_names(self) -> list[str]:
+        return [LANGUAGE_NAMES.get(code, code) for code in self.languages]
+
+
+class AvailabilityWindow(models.Model):
+    """Every week on ``weekday``, from ``start_minute`` to ``end_minute`` after local midnight
+    in the coach's zone. Minutes rather than times so that a window may end at 24:00."""
+
+    WEEKDAYS = [
+        (0, "Monday"),
+        (1, "Tuesday"),
+        (2, "Wednesday"),
+        (3, "Thursday"),
+        (4, "Friday"),
+        (5, "Saturday"),
+        (6, "Sunday"),
+    ]
+
+    coach = models.ForeignKey(
+        CoachProfile, on_delete=models.CASCADE, related_name="availability_windows"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
+    start_minute = models.PositiveSmallIntegerField()
+    end_minute = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["weekday", "start_minute"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="window_weekday_valid"),
+            models.CheckConstraint(
+                condition=Q(start_minute__lt=models.F("end_minute")) & Q(end_minute__lte=1440),
+                name="window_start_before_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start_label}–{self.end_label}"
+
+    @staticmethod
+    def minute_label(minute: int) -> str:
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    @property
+    def start_label(self) -> str:
+        return self.minute_label(self.start_minute)
+
+    @property
+    def end_label(self) -> str:
+        return self.minute_label(self.end_minute)
+
+
+class TimeOff(models.Model):
+    coach = models.ForeignKey(CoachProfile, on_delete=models.CASCADE, related_name="time_off")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name_plural = "time off"
+        indexes = [models.Index(fields=["coach", "ends_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=models.F("ends_at")), name="time_off_start_before_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.coach.user.display_name}: {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+        )
+
+    @property
+    def first_day(self) -> date:
+        return self.starts_at.astimezone(ZoneInfo(self.coach.time_zone)).date()
+
+    @property
+    def last_day(self) -> date:
+        last_moment = self.ends_at - timedelta(microseconds=1)
+        return last_moment.astimezone(ZoneInfo(self.coach.time_zone)).date()

@@ -1,0 +1,73 @@
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from coaching.availability import Interval, merge, slot_starts
+from coaching.models import CoachProfile, Skill, TimeOff
+
+CATALOG_SORTS = {
+    "name": ("Name", ("user__display_name", "id")),
+    "price": ("Price: low to high", ("hourly_price", "user__display_name", "id")),
+    "-price": ("Price: high to low", ("-hourly_price", "user__display_name", "id")),
+}
+
+
+def coach_profile_is_listed(*, user: User) -> bool:
+    return CoachProfile.objects.filter(user=user, is_listed=True).exists()
+
+
+def catalog_coaches(*, skill: Skill | None, query: str, sort: str) -> QuerySet[CoachProfile]:
+    coaches = CoachProfile.objects.listed().select_related("user").prefetch_related("skills")
+    if skill is not None:
+        coaches = coaches.filter(skills=skill)
+    if query:
+        coaches = coaches.filter(
+            Q(user__display_name__icontains=query) | Q(headline__icontains=query)
+        )
+    return coaches.order_by(*CATALOG_SORTS[sort][1])
+
+
+def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
+    return (
+        CoachProfile.objects.listed()
+        .select_related("user")
+        .prefetch_related("skills", "availability_windows")
+        .filter(pk=coach_id)
+        .first()
+    )
+
+
+def busy_intervals(
+    *, coach: CoachProfile, start: datetime, end: datetime, client: User | None = None
+) -> list[Interval]:
+    """Everything that makes the coach (and, when given, the client) unavailable between
+    ``start`` and ``end``, merged. The one place that says what "busy" means: time off now;
+    sessions, checkout holds and open requests join it as they are built."""
+    intervals = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
+    return merge(intervals.values_list("starts_at", "ends_at"))
+
+
+def bookable_slots(
+    *, coach: CoachProfile, duration_minutes: int, start: datetime, end: datetime, now: datetime
+) -> list[datetime]:
+    """Aware UTC instants in [start, end) at which a session of ``duration_minutes`` with
+    ``coach`` can be booked: availability, minus busy intervals, minus anything before
+    ``now`` plus the coach's minimum notice, on the slot grid."""
+    duration = timedelta(minutes=duration_minutes)
+    windows = [
+        (window.weekday, window.start_minute, window.end_minute)
+        for window in coach.availability_windows.all()
+    ]
+    return slot_starts(
+        windows=windows,
+        zone=ZoneInfo(coach.time_zone),
+        duration=duration,
+        start=start,
+        end=end,
+        earliest=now + timedelta(minutes=coach.minimum_notice_minutes),
+        busy=busy_intervals(coach=coach, start=start, end=end + duration),
+        grid_minutes=settings.HSE_SLOT_GRID_MINUTES,
+    )

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from coaching import views
+
+app_name = "coaching"
+urlpatterns = [
+    path("", views.catalog, name="catalog"),
+    path("coaches/<int:coach_id>/", views.coach_detail, name="coach_detail"),
+    path("coach/profile/", views.profile_edit, name="profile_edit"),
+    path("coach/availability/", views.availability, name="availability"),
+    path("coach/availability/windows/add/", views.window_add, name="window_add"),
+    path(
+        "coach/availability/windows/<int:window_id>/remove/",
+        views.window_remove,
+        name="window_remove",
+    ),
+    path("coach/availability/time-off/add/", views.time_off_add, name="time_off_add"),
+    path(
+        "coach/availability/time-off/<int:time_off_id>/remove/",
+        views.time_off_remove,
+        name="time_off_remove",
+    ),
+]

@@ -1,0 +1,228 @@
+from datetime import timedelta
+from functools import wraps
+from itertools import groupby
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.timezones import zone_label
+from coaching import selectors, services
+from coaching.forms import CatalogFilterForm, CoachProfileForm, TimeOffForm, WindowForm
+from coaching.models import AvailabilityWindow, Skill, TimeOff
+from hse.money import format_money, price_for_minutes
+
+COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
+
+
+def coach_required(view):
+    """Signed-in coaches only; anyone else is told the page does not exist."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_coach:
+            raise Http404("Only coaches have this page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def catalog(request):
+    form = CatalogFilterForm(request.GET)
+    form.is_valid()  # errors are shown; the valid parts still filter
+    data = form.cleaned_data
+    coaches = selectors.catalog_coaches(
+        skill=data.get("skill"), query=data.get("q", ""), sort=data.get("sort") or "name"
+    )
+    page = Paginator(coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "skills": Skill.objects.all(),
+        "active_skill": data.get("skill"),
+    }
+    template = "coaching/catalog.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+def coach_detail(request, coach_id: int):
+    coach = selectors.listed_coach_or_none(coach_id=coach_id)
+    if coach is None:
+        raise Http404("No such coach.")
+    durations = settings.HSE_SESSION_DURATIONS
+    duration = request.GET.get("duration", str(durations[-1]))
+    if not duration.isdigit() or int(duration) not in durations:
+        messages.error(request, "Sessions last 30, 45 or 60 minutes; showing 60-minute slots.")
+        duration = durations[-1]
+    duration = int(duration)
+
+    now = timezone.now()
+    days = settings.HSE_COACH_PAGE_SLOT_DAYS
+    slots = selectors.bookable_slots(
+        coach=coach, duration_minutes=duration, start=now, end=now + timedelta(days=days), now=now
+    )
+    zone = request.viewer_zone
+    local = [slot.astimezone(zone) for slot in slots]
+    slot_days = [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())]
+    show_all = request.GET.get("show") == "all"
+    context = {
+        "coach": coach,
+        "duration": duration,
+        "durations": [
+            (
+                minutes,
+                format_money(
+                    price_for_minutes(hourly=coach.hourly_price, minutes=minutes), coach.currency
+                ),
+            )
+            for minutes in durations
+        ],
+        "slot_days": slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS],
+        "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),
+        "slot_days_shown": days,
+        "zone_label": zone_label(request.viewer_zone_name, now),
+        "zone_source": request.viewer_zone_source,
+    }
+    template = "coaching/coach_detail.html"
+    if request.htmx and request.htmx.target == "slots":
+        template += "#slots"
+    return render(request, template, context)
+
+
+@coach_required
+def profile_edit(request):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    initial = {
+        "headline": profile.headline,
+        "bio": profile.bio,
+        "skills": profile.skills.all(),
+        "languages": profile.languages,
+        "hourly_price": _major(profile.hourly_price),
+        "minimum_notice_hours": profile.minimum_notice_minutes // 60,
+        "time_zone": profile.time_zone,
+    }
+    form = CoachProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.coach_profile_update(
+                profile=profile,
+                headline=data["headline"],
+                bio=data["bio"],
+                skills=list(data["skills"]),
+                languages=data["languages"],
+                hourly_price=data["hourly_price"],
+                minimum_notice_minutes=data["minimum_notice_hours"] * 60,
+                time_zone=data["time_zone"],
+            )
+        except services.CoachingError as error:
+            form.add_error(None, str(error))
+        else:
+            if not profile.availability_windows.exists():
+                messages.success(request, "Profile saved. Now add the hours clients can book.")
+                return redirect("coaching:availability")
+            messages.success(request, "Profile saved. You are listed in the catalog.")
+            return redirect("coaching:profile_edit")
+    return render(request, "coaching/profile_edit.html", {"form": form, "profile": profile})
+
+
+def _major(amount: int | None) -> str:
+    if amount is None:
+        return ""
+    return f"{amount // 100}" if amount % 100 == 0 else f"{amount / 100:.2f}"
+
+
+def _availability_context(profile, *, window_form=None, time_off_form=None) -> dict:
+    windows = list(profile.availability_windows.all())
+    week = [
+        (number, name, [w for w in windows if w.weekday == number])
+        for number, name in AvailabilityWindow.WEEKDAYS
+    ]
+    return {
+        "profile": profile,
+        "week": week,
+        "time_off": profile.time_off.filter(ends_at__gt=timezone.now()),
+        "window_form": window_form or WindowForm(),
+        "time_off_form": time_off_form or TimeOffForm(),
+    }
+
+
+def _availability_response(request, profile, section: str, **forms):
+    context = _availability_context(profile, **forms)
+    if request.htmx:
+        return render(request, f"coaching/availability.html#{section}", context)
+    return render(request, "coaching/availability.html", context)
+
+
+@coach_required
+def availability(request):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    return render(request, "coaching/availability.html", _availability_context(profile))
+
+
+@coach_required
+@require_POST
+def window_add(request):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    form = WindowForm(request.POST)
+    if form.is_valid():
+        try:
+            services.availability_window_add(coach=profile, **form.cleaned_data)
+        except services.CoachingError as error:
+            form.add_error(None, str(error))
+        else:
+            if not request.htmx:
+                messages.success(request, "Window added.")
+                return redirect("coaching:availability")
+            form = WindowForm(initial=request.POST)
+    return _availability_response(request, profile, "windows", window_form=form)
+
+
+@coach_required
+@require_POST
+def window_remove(request, window_id: int):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    window = get_object_or_404(AvailabilityWindow, pk=window_id, coach=profile)
+    services.availability_window_remove(coach=profile, window=window)
+    if not request.htmx:
+        messages.success(request, "Window removed.")
+        return redirect("coaching:availability")
+    return _availability_response(request, profile, "windows")
+
+
+@coach_required
+@require_POST
+def time_off_add(request):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    form = TimeOffForm(request.POST)
+    if form.is_valid():
+        try:
+            services.time_off_add(coach=profile, now=timezone.now(), **form.cleaned_data)
+        except services.CoachingError as error:
+            form.add_error(None, str(error))
+        else:
+            if not request.htmx:
+                messages.success(request, "Time off added.")
+                return redirect("coaching:availability")
+            form = None
+    return _availability_response(request, profile, "time-off", time_off_form=form)
+
+
+@coach_required
+@require_POST
+def time_off_remove(request, time_off_id: int):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    time_off = get_object_or_404(TimeOff, pk=time_off_id, coach=profile)
+    services.time_off_remove(coach=profile, time_off=time_off)
+    if not request.htmx:
+        messages.success(request, "Time off removed.")
+        return redirect("coaching:availability")
+    return _availability_response(request, profile, "time-off")

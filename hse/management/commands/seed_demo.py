@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand
+
+from hse.demo import demo_logins, load_demo_data
+
+
+class Command(BaseCommand):
+    help = "Fills an empty database with demo skills, coaches and clients, and prints the logins."
+
+    def handle(self, *args, **options):
+        if load_demo_data():
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        else:
+            self.stdout.write("The database already has users; demo data left as it is.")
+        logins = demo_logins()
+        if logins:
+            self.stdout.write(
+                "\nDemo logins (all coaches and clients *@demo.hse share the password):"
+            )
+            for role, email, password in logins:
+                self.stdout.write(f"  {role:<7} {email:<20} {password}")

@@ -1,0 +1,38 @@
+from datetime import datetime
+
+from django import template
+
+from hse.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount: int | None, currency: str) -> str:
+    """{{ coach.hourly_price|money:coach.currency }} -> "$85.00"."""
+    if amount is None:
+        return ""
+    return format_money(amount, currency)
+
+
+@register.filter
+def zone_abbr(value: datetime) -> str:
+    """The abbreviation of the zone an aware datetime is shown in (CET, EST, ...)."""
+    return value.strftime("%Z")
+
+
+@register.filter
+def zone_name(name: str) -> str:
+    """ "America/New_York" -> "America/New York"."""
+    return name.replace("_", " ")
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters replaced (empty value: removed)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value not in (None, ""):
+            params[key] = value
+    return params.urlencode()

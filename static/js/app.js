@@ -1,0 +1,42 @@
+// Tell the server the browser's time zone, so anonymous visitors see times in their
+// own zone, and pre-fill time zone pickers at sign-up.
+(function () {
+  "use strict";
+  var zone;
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch (e) {
+    return;
+  }
+  if (!zone) return;
+
+  var cookie = document.cookie.split("; ").find(function (c) { return c.indexOf("hse_tz=") === 0; });
+  var stored = cookie ? decodeURIComponent(cookie.slice(7)) : null;
+  if (stored !== zone) {
+    document.cookie = "hse_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var body = document.body;
+    // An anonymous visitor on a page with times: reload once so the server can use the
+    // zone it now knows. The session flag stops a loop if the server cannot use it.
+    if (body.dataset.zoneSource === "default" && body.dataset.viewerZone !== zone &&
+        document.querySelector("[data-zone-sensitive]") && !sessionStorage.getItem("hse_tz_reloaded")) {
+      sessionStorage.setItem("hse_tz_reloaded", "1");
+      window.location.reload();
+      return;
+    }
+    document.querySelectorAll("select[data-browser-zone]").forEach(function (select) {
+      if (select.dataset.userChosen) return;
+      var option = Array.prototype.find.call(select.options, function (o) { return o.value === zone; });
+      if (option && !select.closest("form").querySelector(".errorlist")) select.value = zone;
+    });
+  });
+
+  // Close the profile menu when clicking elsewhere.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.profile-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+})();
