@@ -152,9 +152,7 @@ class TimeOff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.coach.user.display_name}: {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
-        )
+        return f"{self.coach.user.display_name}: {self.first_day} – {self.last_day}"
 
     @property
     def first_day(self) -> date:

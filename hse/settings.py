@@ -234,6 +234,8 @@ STORAGES = {
     },
 }
 
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
 # --- Security -------------------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True

@@ -11,9 +11,10 @@
   if (!zone) return;
 
   var cookie = document.cookie.split("; ").find(function (c) { return c.indexOf("hse_tz=") === 0; });
-  var stored = cookie ? decodeURIComponent(cookie.slice(7)) : null;
-  if (stored !== zone) {
-    document.cookie = "hse_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  var stored = cookie ? cookie.slice(7) : null;
+  // IANA names are letters, digits and "/_+-": safe in a cookie as they are.
+  if (stored !== zone && /^[A-Za-z0-9\/_+-]+$/.test(zone)) {
+    document.cookie = "hse_tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
   }
 
   document.addEventListener("DOMContentLoaded", function () {

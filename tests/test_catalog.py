@@ -1,0 +1,189 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from freezegun import freeze_time
+
+from accounts.middleware import BROWSER_ZONE_COOKIE
+from tests.factories import CoachFactory, SkillFactory
+
+CATALOG = reverse("coaching:catalog")
+MONDAY_MORNING_UTC = "2026-11-23 06:00:00"  # 01:00 in New York, 07:00 in Berlin
+
+
+def names(response) -> list[str]:
+    return [coach.user.display_name for coach in response.context["page"].object_list]
+
+
+@pytest.mark.django_db
+def test_catalog_lists_only_complete_profiles_of_active_coaches(client, bob, dora):
+    CoachFactory(user__display_name="Unfinished", is_listed=False, hourly_price=None)
+    CoachFactory(user__display_name="Gone", user__is_active=False)
+
+    response = client.get(CATALOG)
+
+    assert response.status_code == 200
+    assert names(response) == ["Bob Coach", "Dora Coach"]
+
+
+@pytest.mark.django_db
+def test_catalog_filters_by_skill(client, bob, dora, skill):
+    bob.skills.add(skill)
+
+    response = client.get(CATALOG, {"skill": "leadership"})
+
+    assert names(response) == ["Bob Coach"]
+    assert response.context["active_skill"] == skill
+
+
+@pytest.mark.django_db
+def test_catalog_searches_names_and_headlines(client, bob, dora):
+    dora.headline = "Public speaking for engineers"
+    dora.save()
+
+    assert names(client.get(CATALOG, {"q": "bob"})) == ["Bob Coach"]
+    assert names(client.get(CATALOG, {"q": "SPEAKING"})) == ["Dora Coach"]
+    assert names(client.get(CATALOG, {"q": "nobody like this"})) == []
+
+
+@pytest.mark.django_db
+def test_catalog_sorts_by_price_both_ways(client):
+    for name, price in [("Mid", 9000), ("Cheap", 5000), ("Dear", 15000)]:
+        CoachFactory(user__display_name=name, hourly_price=price)
+
+    assert names(client.get(CATALOG, {"sort": "price"})) == ["Cheap", "Mid", "Dear"]
+    assert names(client.get(CATALOG, {"sort": "-price"})) == ["Dear", "Mid", "Cheap"]
+    assert names(client.get(CATALOG)) == ["Cheap", "Dear", "Mid"]
+
+
+@pytest.mark.django_db
+def test_an_unknown_skill_is_named_on_the_page_and_filters_nothing(client, bob, dora):
+    response = client.get(CATALOG, {"skill": "juggling"})
+
+    assert response.status_code == 200
+    assert "There is no skill “juggling”" in response.content.decode()
+    assert names(response) == ["Bob Coach", "Dora Coach"]
+
+
+@pytest.mark.django_db
+def test_an_unknown_sort_is_named_on_the_page(client, bob):
+    response = client.get(CATALOG, {"sort": "cheapest-first; DROP TABLE"})
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert names(response) == ["Bob Coach"]
+
+
+@pytest.mark.django_db
+def test_htmx_search_renders_only_the_results(client, bob):
+    response = client.get(
+        CATALOG, {"q": "bob"}, headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="results"')
+    assert "<html" not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("coaches", [1, 50])
+def test_catalog_query_count_does_not_grow_with_coaches(
+    client, coaches, django_assert_max_num_queries
+):
+    skills = [SkillFactory(), SkillFactory()]
+    for _ in range(coaches):
+        CoachFactory(skills=skills)
+
+    with django_assert_max_num_queries(5):
+        response = client.get(CATALOG)
+
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == min(coaches, 24)
+
+
+@pytest.mark.django_db
+@freeze_time(MONDAY_MORNING_UTC)
+def test_coach_page_shows_slots_in_the_signed_in_viewers_zone(client, alice, bob):
+    client.force_login(alice)
+
+    response = client.get(reverse("coaching:coach_detail", args=[bob.pk]))
+
+    body = response.content.decode()
+    assert "Europe/Berlin (CET)" in body
+    first_day, times = response.context["slot_days"][0]
+    assert first_day.isoformat() == "2026-11-23"
+    assert [t.strftime("%H:%M %Z") for t in times][:2] == ["15:00 CET", "15:15 CET"]
+    assert ">15:00<" in body
+
+
+@pytest.mark.django_db
+@freeze_time(MONDAY_MORNING_UTC)
+def test_anonymous_visitors_see_their_browsers_zone(client, bob):
+    client.cookies[BROWSER_ZONE_COOKIE] = "Asia/Tokyo"
+
+    response = client.get(reverse("coaching:coach_detail", args=[bob.pk]))
+
+    assert "Asia/Tokyo (JST)" in response.content.decode()
+    first = response.context["slot_days"][0][1][0]
+    assert first == datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert first.strftime("%H:%M") == "23:00"
+
+
+@pytest.mark.django_db
+@freeze_time(MONDAY_MORNING_UTC)
+def test_a_malformed_browser_zone_falls_back_to_utc(client, bob):
+    client.cookies[BROWSER_ZONE_COOKIE] = "Mars/Olympus_Mons"
+
+    response = client.get(reverse("coaching:coach_detail", args=[bob.pk]))
+
+    assert response.status_code == 200
+    assert "UTC (UTC)" in response.content.decode()
+
+
+@pytest.mark.django_db
+@freeze_time(MONDAY_MORNING_UTC)
+def test_coach_page_duration_tabs_and_bad_durations(client, bob):
+    url = reverse("coaching:coach_detail", args=[bob.pk])
+
+    thirty = client.get(url, {"duration": "30"})
+    bad = client.get(url, {"duration": "7"})
+
+    assert thirty.context["duration"] == 30
+    assert len(thirty.context["slot_days"][0][1]) == 11  # 09:00 … 11:30
+    assert bad.status_code == 200
+    assert bad.context["duration"] == 60
+    assert "Sessions last 30, 45 or 60 minutes" in bad.content.decode()
+
+
+@pytest.mark.django_db
+@freeze_time(MONDAY_MORNING_UTC)
+def test_coach_page_slots_partial_for_htmx(client, bob):
+    response = client.get(
+        reverse("coaching:coach_detail", args=[bob.pk]),
+        {"duration": "45"},
+        headers={"HX-Request": "true", "HX-Target": "slots"},
+    )
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="slots">')
+    assert "<html" not in body
+
+
+@pytest.mark.django_db
+def test_unlisted_and_missing_coaches_answer_404(client):
+    hidden = CoachFactory(is_listed=False, hourly_price=None)
+
+    assert client.get(reverse("coaching:coach_detail", args=[hidden.pk])).status_code == 404
+    assert client.get(reverse("coaching:coach_detail", args=[999999])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_coach_page_query_count_is_fixed(client, bob, django_assert_max_num_queries):
+    for _ in range(20):
+        bob.time_off.create(
+            starts_at=datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC")),
+            ends_at=datetime(2030, 1, 2, tzinfo=ZoneInfo("UTC")),
+        )
+    with django_assert_max_num_queries(5):
+        assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 200

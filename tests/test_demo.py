@@ -1,0 +1,28 @@
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from coaching.models import CoachProfile
+from hse.demo import DEMO_PASSWORD
+
+
+@pytest.mark.django_db
+def test_demo_data_fills_an_empty_database_once_and_prints_logins(client, capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    counts = (User.objects.count(), CoachProfile.objects.count())
+    call_command("seed_demo")
+    second = capsys.readouterr().out
+
+    assert "Demo data loaded." in first
+    assert "already has users" in second
+    assert (User.objects.count(), CoachProfile.objects.count()) == counts
+    assert CoachProfile.objects.listed().count() == 12
+    zones = set(CoachProfile.objects.values_list("time_zone", flat=True))
+    assert {"America/New_York", "Europe/Berlin"} <= zones
+    assert len(zones) >= 8
+    assert all(coach.availability_windows.exists() for coach in CoachProfile.objects.all())
+    assert "alice@demo.hse" in second and DEMO_PASSWORD in second
+    assert client.login(email="alice@demo.hse", password=DEMO_PASSWORD)
+    assert client.login(email="bob@demo.hse", password=DEMO_PASSWORD)
+    assert User.objects.get(email="admin@demo.hse").is_staff

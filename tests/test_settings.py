@@ -1,0 +1,112 @@
+"""Settings come from the environment and a malformed value stops start-up, naming it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hse.env import EnvError, env_bool, env_int, env_list, env_timezone, env_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_django(**env) -> subprocess.CompletedProcess:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "HSE_ENV", "SECRET_KEY"}
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "hse.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG must be one of"),
+        ({"DATABASE_URL": "mysql://root@db/hse"}, "DATABASE_URL must be a URL starting with"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must be a URL starting with"),
+        (
+            {"EMAIL_HOST": "smtp.example.com", "EMAIL_PORT": "twenty-five"},
+            "EMAIL_PORT must be a whole number",
+        ),
+        (
+            {"ALLOWED_HOSTS": "a.example.com,,b.example.com"},
+            "ALLOWED_HOSTS must be a comma-separated",
+        ),
+        ({"ACCOUNT_EMAIL_VERIFICATION": "sometimes"}, "ACCOUNT_EMAIL_VERIFICATION must be one of"),
+        ({"HSE_ENV": "production"}, "SECRET_KEY must be set when HSE_ENV=production"),
+        ({"DEFAULT_USER_TIME_ZONE": "Europe/Nowhere"}, "DEFAULT_USER_TIME_ZONE must be an IANA"),
+    ],
+)
+def test_a_malformed_setting_stops_start_up_naming_the_variable(env, named):
+    result = start_django(**env)
+
+    assert result.returncode != 0
+    assert named in result.stderr
+    assert "started" not in result.stdout
+
+
+def test_the_embedded_default_starts_with_nothing_set():
+    result = start_django()
+
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_production_defaults_make_verification_mandatory_and_cookies_secure():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.ACCOUNT_EMAIL_VERIFICATION, s.SESSION_COOKIE_SECURE,"
+        " s.CSRF_COOKIE_SECURE, s.DEBUG)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "hse.settings",
+            "HSE_ENV": "production",
+            "SECRET_KEY": "x" * 50,
+            "ALLOWED_HOSTS": "hse.example.com",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["mandatory", "True", "True", "False"]
+
+
+def test_readers_parse_good_values(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "Yes")
+    monkeypatch.setenv("X_INT", " 42 ")
+    monkeypatch.setenv("X_LIST", "a.example.com, b.example.com")
+    monkeypatch.setenv("X_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("X_ZONE", "Asia/Kolkata")
+
+    assert env_bool("X_BOOL", False) is True
+    assert env_int("X_INT", 0) == 42
+    assert env_list("X_LIST", []) == ["a.example.com", "b.example.com"]
+    assert env_url("X_URL", None, ("redis",)) == "redis://127.0.0.1:6379/0"
+    assert env_timezone("X_ZONE", "UTC") == "Asia/Kolkata"
+    assert env_bool("X_UNSET", True) is True
+
+
+def test_a_number_below_its_minimum_is_refused(monkeypatch):
+    monkeypatch.setenv("X_INT", "-5")
+
+    with pytest.raises(EnvError, match="X_INT must be at least 0, not -5"):
+        env_int("X_INT", 1, minimum=0)
