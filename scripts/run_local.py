@@ -3,6 +3,7 @@ in the foreground. Ctrl-C stops all of them; if one dies, the others are stopped
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,8 +13,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def manage(*args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)
+def manage(*args: str) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+def wait_for_port(port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
 
 
 def main() -> int:
@@ -22,8 +37,9 @@ def main() -> int:
         sys.exit(f"PORT must be a number, not {port!r}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hse.settings")
 
+    print("Preparing the database…", flush=True)
     manage("migrate", "--no-input", "-v", "0")
-    manage("seed_demo")
+    demo = manage("seed_demo").strip()
 
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
@@ -34,15 +50,20 @@ def main() -> int:
         name: subprocess.Popen(command, cwd=ROOT, start_new_session=True)
         for name, command in commands.items()
     }
-    print(f"\n  HSE is starting on http://127.0.0.1:{port}/  (web, Celery worker and beat)")
-    print("  Press Ctrl-C to stop everything.\n", flush=True)
 
     def stop(*_):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     exit_code = 0
     try:
+        if wait_for_port(int(port), 60):
+            bar = "=" * 72
+            print(f"\n{bar}\n  HSE is running on http://127.0.0.1:{port}/", flush=True)
+            print("  (web server, Celery worker and beat, on SQLite in var/)")
+            print("\n  " + demo.replace("\n", "\n  "))
+            print(f"\n  Press Ctrl-C to stop everything.\n{bar}\n", flush=True)
         while True:
             for name, child in children.items():
                 if child.poll() is not None:
