@@ -41,21 +41,41 @@ def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
 
 
 def busy_intervals(
-    *, coach: CoachProfile, start: datetime, end: datetime, client: User | None = None
+    *,
+    coach: CoachProfile,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    client: User | None = None,
 ) -> list[Interval]:
     """Everything that makes the coach (and, when given, the client) unavailable between
-    ``start`` and ``end``, merged. The one place that says what "busy" means: time off now;
-    sessions, checkout holds and open requests join it as they are built."""
-    intervals = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
-    return merge(intervals.values_list("starts_at", "ends_at"))
+    ``start`` and ``end``, merged. The one place that says what "busy" means: the coach's
+    time off, and every session or unexpired checkout hold of the coach or the client."""
+    from sessions_app.models import Session
+
+    time_off = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
+    people = Q(coach=coach) | Q(client=client) if client is not None else Q(coach=coach)
+    sessions = Session.objects.occupying(now).filter(people, starts_at__lt=end, ends_at__gt=start)
+    return merge(
+        [
+            *time_off.values_list("starts_at", "ends_at"),
+            *sessions.values_list("starts_at", "ends_at"),
+        ]
+    )
 
 
 def bookable_slots(
-    *, coach: CoachProfile, duration_minutes: int, start: datetime, end: datetime, now: datetime
+    *,
+    coach: CoachProfile,
+    duration_minutes: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    client: User | None = None,
 ) -> list[datetime]:
     """Aware UTC instants in [start, end) at which a session of ``duration_minutes`` with
-    ``coach`` can be booked: availability, minus busy intervals, minus anything before
-    ``now`` plus the coach's minimum notice, on the slot grid."""
+    ``coach`` can be booked: availability, minus busy intervals (the client's too, when
+    given), minus anything before ``now`` plus the coach's minimum notice, on the slot grid."""
     duration = timedelta(minutes=duration_minutes)
     windows = [
         (window.weekday, window.start_minute, window.end_minute)
@@ -68,6 +88,8 @@ def bookable_slots(
         start=start,
         end=end,
         earliest=now + timedelta(minutes=coach.minimum_notice_minutes),
-        busy=busy_intervals(coach=coach, start=start, end=end + duration),
+        busy=busy_intervals(
+            coach=coach, start=start - duration, end=end + duration, now=now, client=client
+        ),
         grid_minutes=settings.HSE_SLOT_GRID_MINUTES,
     )

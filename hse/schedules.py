@@ -18,6 +18,11 @@ class Every:
 OURS = "[hse] "  # marks the rows this module owns, so it never deletes an admin's own task
 
 PERIODIC_TASKS: dict[str, Every] = {
+    "expire checkout holds": Every(
+        task="payments.expire_holds",
+        seconds=60,
+        description="Expires unpaid orders and frees their held slots after 30 minutes.",
+    ),
     "clear expired login sessions": Every(
         task="hse.clear_expired_sessions",
         seconds=24 * 3600,

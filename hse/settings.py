@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "hse.context_processors.site",
+                "hse.context_processors.pending",
             ],
         },
     },
@@ -213,6 +214,8 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE", None, ("http", "https"))
+# Test keys (and the local stand-in) make the site say that payments are in test mode.
+STRIPE_TEST_MODE = not (STRIPE_SECRET_KEY or "").startswith("sk_live_")
 
 # --- Internationalisation, static files -----------------------------------------------------
 
@@ -271,3 +274,7 @@ HSE_SLOT_GRID_MINUTES = 15
 HSE_DEFAULT_MINIMUM_NOTICE_MINUTES = 12 * 60
 HSE_COACH_PAGE_SLOT_DAYS = 14
 HSE_CATALOG_PAGE_SIZE = 24
+HSE_PACKAGE_SIZES = (5, 10, 20)
+HSE_HOLD_MINUTES = 30  # a checkout holds its slot this long (Stripe's shortest expiry)
+HSE_BOOKING_DAYS = 28  # how far ahead the buy flow and scheduling offer times
+HSE_TOP_UP_LIMITS = (500, 100_000)  # minor units: $5 to $1,000 per top-up

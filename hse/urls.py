@@ -8,5 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("", include("payments.urls")),
+    path("sessions/", include("sessions_app.urls")),
     path("", include("coaching.urls")),
 ]

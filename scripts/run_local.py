@@ -36,12 +36,28 @@ def main() -> int:
     if not port.isdigit():
         sys.exit(f"PORT must be a number, not {port!r}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hse.settings")
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
 
     print("Preparing the database…", flush=True)
     manage("migrate", "--no-input", "-v", "0")
     demo = manage("seed_demo").strip()
 
-    commands = {
+    commands = {}
+    if not os.environ.get("STRIPE_SECRET_KEY"):
+        # No Stripe keys: payments go to the local stand-in, in test mode.
+        standin_port = os.environ.get("STRIPE_STANDIN_PORT", "8420")
+        os.environ.update(
+            STRIPE_SECRET_KEY="sk_test_local_standin",
+            STRIPE_PUBLISHABLE_KEY="pk_test_local_standin",
+            STRIPE_WEBHOOK_SECRET="whsec_local_standin",
+            STRIPE_API_BASE=f"http://127.0.0.1:{standin_port}",
+        )
+        commands["stripe"] = [
+            PYTHON, "-m", "stripe_standin", "--port", standin_port,
+            "--webhook-url", f"http://127.0.0.1:{port}/payments/stripe/webhook/",
+            "--webhook-secret", os.environ["STRIPE_WEBHOOK_SECRET"],
+        ]  # fmt: skip
+    commands |= {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
         "worker": [PYTHON, "-m", "celery", "-A", "hse", "worker", "-l", "INFO", "-c", "2"],
         "beat": [PYTHON, "-m", "celery", "-A", "hse", "beat", "-l", "INFO"],
@@ -62,6 +78,8 @@ def main() -> int:
             bar = "=" * 72
             print(f"\n{bar}\n  HSE is running on http://127.0.0.1:{port}/", flush=True)
             print("  (web server, Celery worker and beat, on SQLite in var/)")
+            if "stripe" in children:
+                print("  Payments are in TEST MODE on the local Stripe stand-in: no real money.")
             print("\n  " + demo.replace("\n", "\n  "))
             print(f"\n  Press Ctrl-C to stop everything.\n{bar}\n", flush=True)
         while True:

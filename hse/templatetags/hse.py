@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 
@@ -19,6 +19,12 @@ def money(amount: int | None, currency: str) -> str:
 def zone_abbr(value: datetime) -> str:
     """The abbreviation of the zone an aware datetime is shown in (CET, EST, ...)."""
     return value.strftime("%Z")
+
+
+@register.filter
+def utc_iso(value: datetime) -> str:
+    """An instant as 2026-11-23T14:00:00Z: safe in a query string (no "+")."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @register.filter

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from payments import views
+
+app_name = "payments"
+urlpatterns = [
+    path("coaches/<int:coach_id>/buy/", views.buy, name="buy"),
+    path("coaches/<int:coach_id>/buy/checkout/", views.checkout, name="checkout"),
+    path("orders/<int:order_id>/", views.order_detail, name="order_detail"),
+    path("wallet/", views.wallet, name="wallet"),
+    path("wallet/top-up/", views.top_up, name="top_up"),
+    path("payments/stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+]

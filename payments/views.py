@@ -1,0 +1,259 @@
+import logging
+from datetime import timedelta
+from itertools import groupby
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.timezones import zone_label
+from coaching.models import Skill
+from coaching.selectors import bookable_slots, listed_coach_or_none
+from hse.money import price_for_minutes
+from hse.templatetags.hse import utc_iso
+from payments import selectors, services, stripe_gateway
+from payments.forms import CheckoutForm, TopUpForm
+from payments.models import Order, TopUp
+from sessions_app.forms import SurveyForm
+from sessions_app.services import BookingError, SlotTaken
+
+log = logging.getLogger(__name__)
+
+
+def _redirect(request, url: str) -> HttpResponse:
+    """A redirect that also works for htmx requests (which would follow it in place)."""
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _coach_or_404(coach_id: int):
+    coach = listed_coach_or_none(coach_id=coach_id)
+    if coach is None:
+        raise Http404("No such coach.")
+    return coach
+
+
+def _slot_days(*, coach, client, duration: int, zone, now):
+    slots = bookable_slots(
+        coach=coach,
+        duration_minutes=duration,
+        start=now,
+        end=now + timedelta(days=settings.HSE_BOOKING_DAYS),
+        now=now,
+        client=client,
+    )
+    local = [slot.astimezone(zone) for slot in slots]
+    return [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())]
+
+
+def _buy_context(request, coach, *, error: str = "") -> dict:
+    """Everything the buy page shows for the choices made so far (all in the query)."""
+    now = timezone.now()
+    params = request.POST if request.method == "POST" else request.GET
+    skills = list(coach.skills.all())
+    skill = next((s for s in skills if s.slug == params.get("skill")), None)
+    durations = [
+        (minutes, price_for_minutes(hourly=coach.hourly_price, minutes=minutes))
+        for minutes in settings.HSE_SESSION_DURATIONS
+    ]
+    duration = _int_in(params.get("duration"), settings.HSE_SESSION_DURATIONS) if skill else None
+    unit_price = dict(durations).get(duration)
+    quantities = (
+        [
+            (count, count * duration / 60, count * unit_price)
+            for count in (1, *settings.HSE_PACKAGE_SIZES)
+        ]
+        if duration
+        else []
+    )
+    quantity = (
+        _int_in(params.get("quantity"), [1, *settings.HSE_PACKAGE_SIZES]) if duration else None
+    )
+    start = None
+    slot_days = []
+    if quantity == 1:
+        slot_days = _slot_days(
+            coach=coach, client=request.user, duration=duration, zone=request.viewer_zone, now=now
+        )
+        wanted = params.get("start", "")
+        start = next((t for _, times in slot_days for t in times if _iso(t) == wanted), None)
+        if wanted and start is None and not error:
+            error = "That time is not available any more. Please pick another."
+    ready = quantity is not None and (quantity > 1 or start is not None)
+    balance = services.wallet_balance(user=request.user) if ready else None
+    return {
+        "coach": coach,
+        "skills": skills,
+        "skill": skill,
+        "durations": durations,
+        "duration": duration,
+        "quantities": quantities,
+        "quantity": quantity,
+        "slot_days": slot_days,
+        "start": start,
+        "start_iso": _iso(start) if start else "",
+        "ready": ready,
+        "total": unit_price * quantity if ready else None,
+        "balance": balance,
+        "error": error,
+        "zone_label": zone_label(request.viewer_zone_name, now),
+        "test_mode": settings.STRIPE_TEST_MODE,
+    }
+
+
+def _int_in(value, allowed) -> int | None:
+    return int(value) if value and value.isdigit() and int(value) in allowed else None
+
+
+def _iso(instant) -> str:
+    return utc_iso(instant)
+
+
+def _render_buy(request, context, status: int = 200):
+    template = "payments/buy.html"
+    if request.htmx and request.htmx.target == "buy-main":
+        template += "#buy-main"
+    return render(request, template, context, status=status)
+
+
+@login_required
+def buy(request, coach_id: int):
+    coach = _coach_or_404(coach_id)
+    if not request.user.is_client:
+        messages.error(request, "Only client accounts can buy sessions.")
+        return redirect("coaching:coach_detail", coach_id=coach.pk)
+    return _render_buy(request, _buy_context(request, coach))
+
+
+@login_required
+@require_POST
+def checkout(request, coach_id: int):
+    coach = _coach_or_404(coach_id)
+    if not request.user.is_client:
+        raise Http404("Only clients buy sessions.")
+    form = CheckoutForm(request.POST)
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        return _render_buy(request, _buy_context(request, coach, error=error))
+    data = form.cleaned_data
+    skill = Skill.objects.filter(slug=data["skill"], coaches=coach).first()
+    if skill is None:
+        return _render_buy(request, _buy_context(request, coach, error="Choose a skill first."))
+    now = timezone.now()
+    try:
+        order = services.order_start(
+            client=request.user,
+            coach=coach,
+            skill=skill,
+            duration_minutes=data["duration"],
+            quantity=data["quantity"],
+            method=data["method"],
+            starts_at=data["start"] if data["quantity"] == 1 else None,
+            now=now,
+        )
+    except SlotTaken as error:
+        context = _buy_context(request, coach, error=str(error))
+        context["start"], context["ready"] = None, False
+        return _render_buy(request, context)
+    except (BookingError, services.PaymentError) as error:
+        return _render_buy(request, _buy_context(request, coach, error=str(error)))
+
+    if order.method == Order.Method.WALLET:
+        try:
+            services.order_pay_with_wallet(order=order, now=now)
+        except services.PaymentError as error:
+            services.order_expire(order=order, now=now, why="wallet payment failed", force=True)
+            return _render_buy(request, _buy_context(request, coach, error=str(error)))
+        return _redirect(request, reverse("payments:order_detail", args=[order.pk]))
+    try:
+        url = services.order_checkout_url(order=order)
+    except stripe_gateway.PaymentsUnavailable as error:
+        return _render_buy(request, _buy_context(request, coach, error=str(error)))
+    return _redirect(request, url)
+
+
+@login_required
+def order_detail(request, order_id: int):
+    order = selectors.order_for_client_or_none(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("No such order.")
+    context = {
+        "order": order,
+        "session": selectors.order_session(order=order),
+        "survey_form": SurveyForm(),
+        "now": timezone.now(),
+    }
+    template = "payments/order_detail.html"
+    if request.htmx and request.htmx.target == "order-state":
+        template += "#order-state"
+    return render(request, template, context)
+
+
+@login_required
+def wallet(request):
+    top_up = None
+    if request.GET.get("topup", "").isdigit():
+        top_up = TopUp.objects.filter(user=request.user, pk=int(request.GET["topup"])).first()
+    context = {
+        "balance": services.wallet_balance(user=request.user),
+        "entries": selectors.wallet_history(user=request.user),
+        "form": TopUpForm(),
+        "top_up": top_up,
+        "test_mode": settings.STRIPE_TEST_MODE,
+    }
+    template = "payments/wallet.html"
+    if request.htmx and request.htmx.target == "wallet-state":
+        template += "#wallet-state"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def top_up(request):
+    form = TopUpForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            top_up = services.topup_start(user=request.user, amount=form.cleaned_data["amount"])
+            return _redirect(
+                request, services.topup_checkout_url(top_up=top_up, now=timezone.now())
+            )
+        except (services.PaymentError, stripe_gateway.PaymentsUnavailable) as failure:
+            error = str(failure)
+    context = {
+        "balance": services.wallet_balance(user=request.user),
+        "entries": selectors.wallet_history(user=request.user),
+        "form": form,
+        "form_error": error,
+        "test_mode": settings.STRIPE_TEST_MODE,
+    }
+    return render(request, "payments/wallet.html", context)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Stripe's only way in: verified by signature, acted on once per event id."""
+    try:
+        event = stripe_gateway.event_construct(
+            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+        )
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponseBadRequest("invalid payload or signature")
+    services.stripe_event_process(
+        event_id=event["id"],
+        event_type=event["type"],
+        obj=event["data"]["object"].to_dict(),
+        now=timezone.now(),
+    )
+    return HttpResponse("ok")

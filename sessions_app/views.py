@@ -1,0 +1,125 @@
+from datetime import timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts.timezones import zone_label
+from coaching.selectors import bookable_slots
+from payments.models import Credit
+from sessions_app import selectors, services
+from sessions_app.forms import ScheduleForm, SurveyForm
+
+
+@login_required
+def session_list(request):
+    now = timezone.now()
+    context = {
+        "upcoming": selectors.sessions_upcoming(user=request.user, now=now),
+        "credit_groups": selectors.credits_to_schedule(user=request.user)
+        if request.user.is_client
+        else [],
+        "now": now,
+    }
+    return render(request, "sessions_app/session_list.html", context)
+
+
+def _session_or_404(request, session_id: int):
+    session = selectors.session_for_user_or_none(user=request.user, session_id=session_id)
+    if session is None:
+        raise Http404("No such session.")
+    return session
+
+
+@login_required
+def session_detail(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    survey = getattr(session, "survey", None)
+    context = {
+        "session": session,
+        "survey": survey,
+        "is_coach": session.coach.user_id == request.user.pk,
+        "now": timezone.now(),
+    }
+    return render(request, "sessions_app/session_detail.html", context)
+
+
+@login_required
+def survey(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    if session.client_id != request.user.pk:
+        raise Http404("Only the client answers the survey.")
+    existing = getattr(session, "survey", None)
+    initial = {"goals": existing.goals, "challenges": existing.challenges} if existing else None
+    form = SurveyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.survey_answer(
+                session=session, by=request.user, now=timezone.now(), **form.cleaned_data
+            )
+        except services.BookingError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, "Thank you. Your coach will read your answers before the session."
+            )
+            return redirect("sessions:detail", session_id=session.pk)
+    return render(request, "sessions_app/survey.html", {"session": session, "form": form})
+
+
+def _credit_or_404(request, credit_id: int) -> Credit:
+    credit = (
+        Credit.objects.filter(pk=credit_id, client=request.user, status=Credit.Status.AVAILABLE)
+        .select_related("coach__user", "skill")
+        .first()
+    )
+    if credit is None:
+        raise Http404("No such credit to schedule.")
+    return credit
+
+
+@login_required
+def schedule(request, credit_id: int):
+    credit = _credit_or_404(request, credit_id)
+    error = ""
+    now = timezone.now()
+    if request.method == "POST":
+        form = ScheduleForm(request.POST)
+        if form.is_valid():
+            try:
+                session = services.session_schedule_from_credit(
+                    credit=credit, starts_at=form.cleaned_data["start"], by=request.user, now=now
+                )
+            except services.BookingError as failure:
+                error = str(failure)
+            else:
+                messages.success(request, "Scheduled. Tell your coach what you want to work on.")
+                return redirect("sessions:survey", session_id=session.pk)
+        else:
+            error = "Pick one of the times below."
+    slots = bookable_slots(
+        coach=credit.coach,
+        duration_minutes=credit.duration_minutes,
+        start=now,
+        end=now + timedelta(days=settings.HSE_BOOKING_DAYS),
+        now=now,
+        client=request.user,
+    )
+    local = [slot.astimezone(request.viewer_zone) for slot in slots]
+    context = {
+        "credit": credit,
+        "slot_days": [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())],
+        "error": error,
+        "zone_label": zone_label(request.viewer_zone_name, now),
+    }
+    return render(request, "sessions_app/schedule.html", context, status=409 if error else 200)
+
+
+@login_required
+def pending(request):
+    actions = selectors.pending_actions(user=request.user, now=timezone.now())
+    return render(request, "sessions_app/pending.html", {"actions": actions})

@@ -1,0 +1,3 @@
+from stripe_standin.server import main
+
+main()

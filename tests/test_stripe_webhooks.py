@@ -1,0 +1,243 @@
+"""The webhook: signed, recorded once per event id, idempotent in any order."""
+
+import random
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from payments.models import Credit, Order, StripeEvent, TopUp, WalletEntry
+from payments.services import order_start, wallet_balance
+from sessions_app.models import Session
+from tests.payments_fixtures import NINE_AM, NOW
+from tests.stripe_helpers import checkout_completed, event, sign
+
+WEBHOOK = reverse("payments:stripe_webhook")
+pytestmark = pytest.mark.django_db
+
+
+def post(client, payload: bytes, signature: str | None = None):
+    return client.post(
+        WEBHOOK,
+        payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature or sign(payload)},
+    )
+
+
+def card_order(alice, bob, skill, quantity=1):
+    return order_start(
+        client=alice, coach=bob, skill=skill, duration_minutes=60, quantity=quantity,
+        method="stripe", starts_at=NINE_AM if quantity == 1 else None, now=NOW,
+    )  # fmt: skip
+
+
+def test_checkout_completed_pays_the_order_and_schedules_the_session(
+    client, alice, bob, leadership, mailoutbox, django_capture_on_commit_callbacks
+):
+    order = card_order(alice, bob, leadership)
+    payload = event(
+        "evt_1", "checkout.session.completed", checkout_completed(f"order-{order.pk}", amount=10000)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, payload)
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert order.stripe_payment_intent == "pi_test_1"
+    assert Session.objects.get().status == Session.Status.SCHEDULED
+    assert Credit.objects.get().status == Credit.Status.SCHEDULED
+    assert len(mailoutbox) == 3  # receipt, and the booking for the client and the coach
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "t=1,v1=deadbeef",
+        "garbage",
+        "",
+        sign(b"{}", secret="whsec_someone_else"),
+    ],
+)
+def test_a_bad_signature_is_refused_and_changes_nothing(client, alice, bob, leadership, signature):
+    order = card_order(alice, bob, leadership)
+    payload = event(
+        "evt_1", "checkout.session.completed", checkout_completed(f"order-{order.pk}", amount=10000)
+    )
+    if signature.startswith("t=") and "v1=" in signature and "deadbeef" not in signature:
+        signature = sign(payload, secret="whsec_someone_else")
+
+    response = client.post(
+        WEBHOOK, payload, content_type="application/json", headers={"Stripe-Signature": signature}
+    )
+
+    assert response.status_code == 400
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_stale_signature_is_refused(client, alice, bob, leadership):
+    order = card_order(alice, bob, leadership)
+    payload = event(
+        "evt_1", "checkout.session.completed", checkout_completed(f"order-{order.pk}", amount=10000)
+    )
+
+    response = post(client, payload, sign(payload, at=int(time.time()) - 3600))
+
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_tampered_payload_is_refused(client, alice, bob, leadership):
+    order = card_order(alice, bob, leadership)
+    payload = event(
+        "evt_1", "checkout.session.completed", checkout_completed(f"order-{order.pk}", amount=10000)
+    )
+    signature = sign(payload)
+
+    response = post(client, payload.replace(b"10000", b"10"), signature)
+
+    assert response.status_code == 400
+
+
+def test_a_get_is_not_allowed(client):
+    assert client.get(WEBHOOK).status_code == 405
+
+
+def test_expired_then_completed_still_honours_the_payment(client, alice, bob, leadership):
+    order = card_order(alice, bob, leadership)
+    ref = f"order-{order.pk}"
+    expired = {
+        **checkout_completed(ref, amount=10000),
+        "status": "expired",
+        "payment_status": "unpaid",
+    }
+
+    post(client, event("evt_exp", "checkout.session.expired", expired))
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXPIRED
+    post(
+        client,
+        event("evt_done", "checkout.session.completed", checkout_completed(ref, amount=10000)),
+    )
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    # The slot was still free, so the session is booked again rather than lost.
+    assert Session.objects.filter(status="scheduled").count() == 1
+    assert Credit.objects.get().status == Credit.Status.SCHEDULED
+
+
+def test_completed_then_expired_leaves_the_order_paid(client, alice, bob, leadership):
+    order = card_order(alice, bob, leadership, quantity=5)
+    ref = f"order-{order.pk}"
+    post(
+        client,
+        event("evt_done", "checkout.session.completed", checkout_completed(ref, amount=50000)),
+    )
+    post(
+        client,
+        event(
+            "evt_exp",
+            "checkout.session.expired",
+            {**checkout_completed(ref, amount=50000), "status": "expired"},
+        ),
+    )
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert Credit.objects.filter(status="available").count() == 5
+
+
+def test_a_payment_after_the_slot_went_to_someone_else_keeps_the_credit(
+    client, alice, carol, bob, leadership
+):
+    from datetime import timedelta
+
+    order = card_order(alice, bob, leadership)
+    later = NOW + timedelta(minutes=45)
+    order_start(
+        client=carol,
+        coach=bob,
+        skill=leadership,
+        duration_minutes=60,
+        quantity=1,
+        method="wallet",
+        starts_at=NINE_AM,
+        now=later,
+    )
+
+    post(
+        client,
+        event(
+            "evt_done",
+            "checkout.session.completed",
+            checkout_completed(f"order-{order.pk}", amount=10000),
+        ),
+    )
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    credit = Credit.objects.get(order=order)
+    assert credit.status == Credit.Status.AVAILABLE  # money is never lost: schedule it again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_event_delivered_five_times_shuffled_from_threads_counts_once(
+    alice, bob, leadership, mailoutbox
+):
+    order = card_order(alice, bob, leadership, quantity=5)
+    top_up = TopUp.objects.create(user=alice, amount=2500, currency="USD")
+    payloads = [
+        event(
+            "evt_order",
+            "checkout.session.completed",
+            checkout_completed(f"order-{order.pk}", amount=50000, payment_intent="pi_o"),
+        ),
+        event(
+            "evt_topup",
+            "checkout.session.completed",
+            checkout_completed(f"topup-{top_up.pk}", amount=2500, payment_intent="pi_t"),
+        ),
+        event(
+            "evt_late_expiry",
+            "checkout.session.expired",
+            {**checkout_completed(f"order-{order.pk}", amount=50000), "status": "expired"},
+        ),
+    ]
+    deliveries = [payload for payload in payloads for _ in range(5)]
+    random.Random(7).shuffle(deliveries)
+    threads_count = 5 if settings.USES_POSTGRES else 1
+    statuses = []
+
+    def deliver(batch):
+        client = Client()
+        for payload in batch:
+            statuses.append(post(client, payload).status_code)
+        connection.close()
+
+    batches = [deliveries[i::threads_count] for i in range(threads_count)]
+    threads = [threading.Thread(target=deliver, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 15
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert Credit.objects.filter(order=order).count() == 5
+    assert StripeEvent.objects.count() == 3
+    assert WalletEntry.objects.filter(reason="top_up").count() == 1
+    assert wallet_balance(user=alice) == 2500
+    receipts = [m.subject for m in mailoutbox]
+    assert sorted(receipts) == sorted(
+        [f"[HSE] Receipt for order #{order.pk}", "[HSE] Your wallet was topped up"]
+    )
