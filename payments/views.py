@@ -27,6 +27,9 @@ from sessions_app.services import BookingError, SlotTaken
 log = logging.getLogger(__name__)
 
 
+BUY_FIRST_DAYS = 5  # days with open times shown before "later dates"
+
+
 def _redirect(request, url: str) -> HttpResponse:
     """A redirect that also works for htmx requests (which would follow it in place)."""
     if request.htmx:
@@ -89,6 +92,10 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         start = next((t for _, times in slot_days for t in times if _iso(t) == wanted), None)
         if wanted and start is None and not error:
             error = "That time is not available any more. Please pick another."
+    more_days = 0
+    if slot_days and params.get("more") != "1" and start is None:
+        more_days = max(0, len(slot_days) - BUY_FIRST_DAYS)
+        slot_days = slot_days[:BUY_FIRST_DAYS]
     ready = quantity is not None and (quantity > 1 or start is not None)
     balance = services.wallet_balance(user=request.user) if ready else None
     return {
@@ -100,6 +107,7 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         "quantities": quantities,
         "quantity": quantity,
         "slot_days": slot_days,
+        "more_days": more_days,
         "start": start,
         "start_iso": _iso(start) if start else "",
         "ready": ready,

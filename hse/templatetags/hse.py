@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 from django import template
+from django.utils import timezone
 
 from hse.money import format_money
 
@@ -17,8 +18,8 @@ def money(amount: int | None, currency: str) -> str:
 
 @register.filter
 def zone_abbr(value: datetime) -> str:
-    """The abbreviation of the zone an aware datetime is shown in (CET, EST, ...)."""
-    return value.strftime("%Z")
+    """The abbreviation of the viewer's zone at that instant (CET, EST, ...)."""
+    return timezone.localtime(value).strftime("%Z")
 
 
 @register.filter

@@ -1,0 +1,122 @@
+import pytest
+from django.utils import timezone
+
+from payments.models import Order
+from payments.services import _wallet_post, wallet_balance
+from sessions_app.models import PreSessionSurvey, Session
+from tests.factories import PASSWORD, CoachFactory, SkillFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def market(db):
+    skill = SkillFactory(name="Leadership", slug="leadership")
+    coach = CoachFactory(
+        user__display_name="Bob Whitaker",
+        headline="Leadership coach for first-time managers",
+        time_zone="America/New_York",
+        skills=[skill],
+        hourly_price=12000,
+    )
+    client = UserFactory(
+        display_name="Alice Novak", email="alice@example.com", time_zone="Europe/Berlin"
+    )
+    return coach, client
+
+
+def log_in(page, base, email):
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_buy_a_single_session_paying_on_the_stripe_checkout_page(
+    live_server, new_page, screenshot, market, stripe_standin, stripe_settings
+):
+    coach, client = market
+    stripe_settings.SITE_URL = live_server.url
+    stripe_standin.deliver_webhooks_to(f"{live_server.url}/payments/stripe/webhook/")
+    page = new_page(time_zone="Europe/Berlin")
+    log_in(page, live_server.url, client.email)
+
+    page.goto(f"{live_server.url}/coaches/{coach.pk}/")
+    page.click("text=Buy sessions")
+    page.click(".side-menu >> text=Leadership")
+    page.click(".option:has-text('60 minutes')")
+    page.click(".option:has-text('Single session')")
+    first_slot = page.locator("a.slot-link").first
+    slot_label = first_slot.inner_text()
+    first_slot.click()
+    page.wait_for_selector("#summary")
+    assert "$120.00" in page.locator("#summary").inner_text()
+    screenshot(page, "buy-summary")
+
+    page.click("button:has-text('with Stripe')")
+    page.wait_for_url(f"{stripe_standin.url}/checkout/**")
+    assert "120.00 USD" in page.content()
+    screenshot(page, "stripe-standin-checkout")
+    page.click("button:has-text('Pay')")
+
+    page.wait_for_url(f"{live_server.url}/orders/**")
+    page.wait_for_selector(
+        "text=Paid — thank you!", timeout=20_000
+    )  # polls until the webhook lands
+    assert slot_label in page.locator(".big-time").inner_text()
+    order = Order.objects.get()
+    assert order.status == Order.Status.PAID and order.method == "stripe"
+    session = Session.objects.get()
+    assert session.status == Session.Status.SCHEDULED
+    screenshot(page, "order-paid-survey")
+
+    page.fill("#id_goals", "Run my first team meeting with confidence")
+    page.fill("#id_challenges", "I freeze when people disagree")
+    page.click("button:has-text('Send to Bob Whitaker')")
+    page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/")
+    assert "Run my first team meeting" in page.content()
+    assert PreSessionSurvey.objects.filter(session=session).exists()
+
+
+def test_buy_a_package_with_the_wallet_schedule_one_and_answer_the_survey(
+    live_server, new_page, screenshot, market
+):
+    coach, client = market
+    _wallet_post(
+        user=client, amount=40000, reason="top_up", idempotency_key="fund", now=timezone.now()
+    )
+    page = new_page(time_zone="Europe/Berlin", width=390, height=844)
+    log_in(page, live_server.url, client.email)
+
+    page.goto(f"{live_server.url}/coaches/{coach.pk}/buy/?skill=leadership")
+    page.click(".option:has-text('30 minutes')")
+    page.click(".option:has-text('5 sessions')")
+    page.wait_for_selector("#summary")
+    assert "$300.00" in page.locator("#summary").inner_text()
+    screenshot(page, "buy-package-phone")
+    page.click("button:has-text('Pay from wallet')")
+
+    page.wait_for_selector("text=5 sessions are ready to schedule")
+    assert wallet_balance(user=client) == 10000
+    screenshot(page, "order-package-paid-phone")
+    page.click("text=Schedule a session")
+    page.wait_for_url(f"{live_server.url}/sessions/")
+    assert "5 × 30 min Leadership" in page.content()
+    screenshot(page, "sessions-phone")
+    page.click(".credit-row >> text=Schedule")
+    page.locator("button.slot-button").first.click()
+
+    page.wait_for_url(f"{live_server.url}/sessions/*/survey/")
+    assert page.locator("#pending-actions .count").inner_text() == "1"
+    page.fill("#id_goals", "Give clearer feedback")
+    page.fill("#id_challenges", "Time")
+    page.click("button[type=submit]:has-text('Send to')")
+    page.wait_for_selector("text=Give clearer feedback")
+    assert page.locator("#pending-actions").is_hidden()
+    session = Session.objects.get()
+    assert session.survey.challenges == "Time"
+    page.goto(f"{live_server.url}/wallet/")
+    screenshot(page, "wallet-phone")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0

@@ -1,0 +1,367 @@
+"""The buy flow's pages: each step, both payment methods, lost races, and who may see what."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from freezegun import freeze_time
+
+from payments.models import Credit, Order
+from payments.services import _wallet_post, order_start, wallet_balance
+from sessions_app.models import PreSessionSurvey, Session
+from tests.factories import CoachFactory
+from tests.payments_fixtures import NINE_AM, NOW
+
+pytestmark = pytest.mark.django_db
+ISO_NINE = "2026-11-23T14:00:00Z"
+
+
+def buy_url(coach):
+    return reverse("payments:buy", args=[coach.pk])
+
+
+def checkout(client, coach, **data):
+    form = {
+        "skill": "leadership",
+        "duration": "60",
+        "quantity": "1",
+        "start": ISO_NINE,
+        "method": "wallet",
+    }
+    form.update(data)
+    return client.post(reverse("payments:checkout", args=[coach.pk]), form)
+
+
+def fund(user, amount):
+    _wallet_post(
+        user=user,
+        amount=amount,
+        reason="top_up",
+        idempotency_key=f"fund-{user.pk}-{amount}",
+        now=NOW,
+    )
+
+
+@freeze_time(NOW)
+def test_each_step_adds_the_next_choice(client, alice, bob, leadership):
+    client.force_login(alice)
+
+    start = client.get(buy_url(bob))
+    skill = client.get(buy_url(bob), {"skill": "leadership"})
+    duration = client.get(buy_url(bob), {"skill": "leadership", "duration": "45"})
+    single = client.get(buy_url(bob), {"skill": "leadership", "duration": "45", "quantity": "1"})
+    package = client.get(buy_url(bob), {"skill": "leadership", "duration": "45", "quantity": "10"})
+    picked = client.get(
+        buy_url(bob), {"skill": "leadership", "duration": "60", "quantity": "1", "start": ISO_NINE}
+    )
+
+    assert "Choose a skill in the menu" in start.content.decode()
+    assert "Session length" in skill.content.decode() and "How many" not in skill.content.decode()
+    assert [q[0] for q in duration.context["quantities"]] == [1, 5, 10, 20]
+    assert duration.context["quantities"][2] == (10, 7.5, 75000)  # 10 × 45 min: 7.5 h, $750
+    assert single.context["slot_days"] and not single.context["ready"]
+    assert package.context["ready"] and package.context["total"] == 75000
+    assert picked.context["ready"] and picked.context["start"] == NINE_AM
+    assert "Monday 23 November, 15:00" in picked.content.decode()  # Alice's zone, Berlin
+
+
+@freeze_time(NOW)
+def test_a_step_requested_by_htmx_renders_only_the_main_part(client, alice, bob, leadership):
+    client.force_login(alice)
+
+    response = client.get(
+        buy_url(bob),
+        {"skill": "leadership"},
+        headers={"HX-Request": "true", "HX-Target": "buy-main"},
+    )
+
+    assert response.content.decode().lstrip().startswith('<section id="buy-main"')
+
+
+def test_coaches_cannot_buy_and_strangers_must_log_in(client, bob, dora, leadership):
+    assert client.get(buy_url(bob)).status_code == 302
+    client.force_login(dora.user)
+    assert client.get(buy_url(bob)).status_code == 302  # back to the coach page, with a message
+    assert checkout(client, bob).status_code == 404
+
+
+def test_an_unknown_or_unlisted_coach_is_not_found(client, alice):
+    hidden = CoachFactory(is_listed=False, hourly_price=None)
+    client.force_login(alice)
+    assert client.get(buy_url(hidden)).status_code == 404
+    assert client.get(reverse("payments:buy", args=[424242])).status_code == 404
+
+
+@freeze_time(NOW)
+def test_paying_a_single_session_from_the_wallet_lands_on_the_booking_with_the_survey(
+    client, alice, bob, leadership
+):
+    fund(alice, 10000)
+    client.force_login(alice)
+
+    response = checkout(client, bob)
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("payments:order_detail", args=[order.pk])
+    page = client.get(response.url).content.decode()
+    assert "Paid — thank you!" in page
+    assert "Your session is booked" in page
+    assert "Before you meet: a short survey" in page
+    assert wallet_balance(user=alice) == 0
+
+
+@freeze_time(NOW)
+def test_a_lost_race_says_so_and_offers_fresh_slots(client, alice, carol, bob, leadership):
+    order_start(
+        client=carol,
+        coach=bob,
+        skill=leadership,
+        duration_minutes=60,
+        quantity=1,
+        method="wallet",
+        starts_at=NINE_AM,
+        now=NOW,
+    )
+    fund(alice, 10000)
+    client.force_login(alice)
+
+    response = checkout(client, bob)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "not available any more" in body or "just taken" in body
+    offered = [t for _, times in response.context["slot_days"] for t in times]
+    assert NINE_AM not in offered and offered
+    assert Order.objects.count() == 1
+    assert wallet_balance(user=alice) == 10000
+
+
+@freeze_time(NOW)
+def test_a_short_wallet_says_so_and_releases_the_slot(client, alice, bob, leadership):
+    fund(alice, 500)
+    client.force_login(alice)
+
+    response = checkout(client, bob)
+
+    assert response.status_code == 200
+    assert "Your wallet has $5.00; this needs $100.00" in response.content.decode()
+    assert not Session.objects.occupying(NOW).exists()
+
+
+@freeze_time(NOW)
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"duration": "50"},
+        {"quantity": "3"},
+        {"method": "bitcoin"},
+        {"start": "tomorrow at nine"},
+        {"start": ""},
+        {"skill": "juggling"},
+    ],
+)
+def test_bad_checkout_input_gets_a_message_and_changes_nothing(
+    client, alice, bob, leadership, data
+):
+    fund(alice, 100000)
+    client.force_login(alice)
+
+    response = checkout(client, bob, **data)
+
+    assert response.status_code == 200
+    assert response.context["error"]
+    assert not Order.objects.exists()
+    assert not Session.objects.exists()
+
+
+@freeze_time(NOW)
+def test_paying_by_card_goes_to_the_stripe_checkout_page(
+    client, alice, bob, leadership, stripe_settings
+):
+    client.force_login(alice)
+
+    response = checkout(client, bob, method="stripe")
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response.url == order.stripe_checkout_url
+    assert response.url.startswith(stripe_settings.STRIPE_API_BASE + "/checkout/cs_test_")
+    assert order.held_session.status == Session.Status.HELD
+    # The order page shows the real state, whatever the query string says.
+    page = client.get(reverse("payments:order_detail", args=[order.pk]) + "?paid=1&status=paid")
+    assert "Waiting for the payment confirmation" in page.content.decode()
+
+
+@freeze_time(NOW)
+def test_card_payments_unavailable_says_so_and_frees_the_slot(
+    client, alice, bob, leadership, settings
+):
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    client.force_login(alice)
+
+    response = checkout(client, bob, method="stripe")
+
+    assert response.status_code == 200
+    assert "Card payments are unavailable right now" in response.content.decode()
+    assert Order.objects.get().status == Order.Status.EXPIRED
+    assert not Session.objects.occupying(NOW).exists()
+
+
+def test_another_clients_order_is_not_found(client, alice, carol, bob, leadership):
+    order = order_start(
+        client=carol,
+        coach=bob,
+        skill=leadership,
+        duration_minutes=60,
+        quantity=5,
+        method="wallet",
+        now=NOW,
+    )
+    client.force_login(alice)
+    assert client.get(reverse("payments:order_detail", args=[order.pk])).status_code == 404
+
+
+@freeze_time(NOW)
+def test_scheduling_a_package_credit_and_answering_the_survey(client, alice, bob, leadership):
+    fund(alice, 50000)
+    client.force_login(alice)
+    checkout(client, bob, quantity="5", start="")
+    credit = Credit.objects.filter(client=alice).first()
+
+    sessions_page = client.get(reverse("sessions:list")).content.decode()
+    schedule_page = client.get(reverse("sessions:schedule", args=[credit.pk]))
+    scheduled = client.post(reverse("sessions:schedule", args=[credit.pk]), {"start": ISO_NINE})
+
+    assert "5 × 60 min Leadership" in sessions_page
+    assert NINE_AM in [t for _, times in schedule_page.context["slot_days"] for t in times]
+    session = Session.objects.get()
+    assert scheduled.url == reverse("sessions:survey", args=[session.pk])
+    assert session.credit_id == credit.pk and session.status == Session.Status.SCHEDULED
+    assert Credit.objects.filter(client=alice, status="available").count() == 4
+    # The unanswered survey is a pending action until it is answered.
+    assert client.get("/").context["pending_count"] == 1
+
+    answered = client.post(
+        scheduled.url, {"goals": "Lead my first team", "challenges": "Giving feedback"}
+    )
+
+    assert answered.status_code == 302
+    assert PreSessionSurvey.objects.get(session=session).goals == "Lead my first team"
+    assert client.get("/").context["pending_count"] == 0
+    client.force_login(bob.user)
+    coach_view = client.get(reverse("sessions:detail", args=[session.pk])).content.decode()
+    assert "Lead my first team" in coach_view and "Giving feedback" in coach_view
+
+
+@freeze_time(NOW)
+def test_scheduling_a_taken_time_says_so(client, alice, carol, bob, leadership):
+    fund(alice, 50000)
+    client.force_login(alice)
+    checkout(client, bob, quantity="5", start="")
+    order_start(
+        client=carol,
+        coach=bob,
+        skill=leadership,
+        duration_minutes=60,
+        quantity=1,
+        method="wallet",
+        starts_at=NINE_AM,
+        now=NOW,
+    )
+    credit = Credit.objects.filter(client=alice).first()
+
+    response = client.post(reverse("sessions:schedule", args=[credit.pk]), {"start": ISO_NINE})
+
+    assert response.status_code == 409
+    assert "not available any more" in response.content.decode()
+    assert Credit.objects.filter(client=alice, status="available").count() == 5
+
+
+def test_other_peoples_sessions_credits_and_surveys_are_not_found(
+    client, alice, carol, bob, leadership
+):
+    fund(carol, 50000)
+    order = order_start(
+        client=carol,
+        coach=bob,
+        skill=leadership,
+        duration_minutes=60,
+        quantity=1,
+        method="wallet",
+        starts_at=NINE_AM,
+        now=NOW,
+    )
+    from payments.services import order_pay_with_wallet
+
+    order_pay_with_wallet(order=order, now=NOW)
+    session = Session.objects.get()
+    client.force_login(alice)
+
+    assert client.get(reverse("sessions:detail", args=[session.pk])).status_code == 404
+    assert client.get(reverse("sessions:survey", args=[session.pk])).status_code == 404
+    assert client.get(reverse("sessions:schedule", args=[session.credit_id])).status_code == 404
+    client.force_login(bob.user)
+    assert client.get(reverse("sessions:detail", args=[session.pk])).status_code == 200
+    assert client.get(reverse("sessions:survey", args=[session.pk])).status_code == 404
+
+
+@freeze_time(NOW)
+def test_survey_needs_both_answers(client, alice, bob, leadership):
+    fund(alice, 10000)
+    client.force_login(alice)
+    checkout(client, bob)
+    session = Session.objects.get()
+
+    response = client.post(
+        reverse("sessions:survey", args=[session.pk]), {"goals": "x", "challenges": ""}
+    )
+
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    assert not PreSessionSurvey.objects.exists()
+
+
+@freeze_time(NOW)
+def test_wallet_page_and_top_up_through_the_stand_in(client, alice, stripe_settings):
+    client.force_login(alice)
+
+    page = client.get(reverse("payments:wallet"))
+    bad = client.post(reverse("payments:top_up"), {"amount": "-5"})
+    too_small = client.post(reverse("payments:top_up"), {"amount": "1"})
+    good = client.post(reverse("payments:top_up"), {"amount": "50"})
+
+    assert "$0.00" in page.content.decode()
+    assert "Enter an amount above zero." in bad.content.decode()
+    assert "Top up between $5.00 and $1,000.00." in too_small.content.decode()
+    assert good.status_code == 302
+    assert good.url.startswith(stripe_settings.STRIPE_API_BASE + "/checkout/")
+
+
+def test_pages_need_a_login(client):
+    for url in [reverse("payments:wallet"), reverse("sessions:list"), reverse("sessions:pending")]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+@freeze_time(NOW)
+def test_sessions_page_query_count_is_fixed(
+    client, alice, bob, leadership, django_assert_max_num_queries
+):
+    fund(alice, 1_000_000)
+    client.force_login(alice)
+    for count in (5, 10):
+        checkout(client, bob, quantity=str(count), start="")
+    credits = list(Credit.objects.filter(client=alice)[:6])
+    for hour, credit in enumerate(credits):
+        client.post(
+            reverse("sessions:schedule", args=[credit.pk]),
+            {"start": (NINE_AM + timedelta(days=hour + 1)).strftime("%Y-%m-%dT%H:%M:%S%z")},
+        )
+    assert Session.objects.count() >= 4
+
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("sessions:list")).status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get(reverse("payments:wallet")).status_code == 200
