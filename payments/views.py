@@ -73,7 +73,7 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
     unit_price = dict(durations).get(duration)
     quantities = (
         [
-            (count, count * duration / 60, count * unit_price)
+            (count, f"{count * duration / 60:.2f}".rstrip("0").rstrip("."), count * unit_price)
             for count in (1, *settings.HSE_PACKAGE_SIZES)
         ]
         if duration

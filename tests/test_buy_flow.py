@@ -58,7 +58,7 @@ def test_each_step_adds_the_next_choice(client, alice, bob, leadership):
     assert "Choose a skill in the menu" in start.content.decode()
     assert "Session length" in skill.content.decode() and "How many" not in skill.content.decode()
     assert [q[0] for q in duration.context["quantities"]] == [1, 5, 10, 20]
-    assert duration.context["quantities"][2] == (10, 7.5, 75000)  # 10 × 45 min: 7.5 h, $750
+    assert duration.context["quantities"][2] == (10, "7.5", 75000)  # 10 × 45 min: 7.5 h, $750
     assert single.context["slot_days"] and not single.context["ready"]
     assert package.context["ready"] and package.context["total"] == 75000
     assert picked.context["ready"] and picked.context["start"] == NINE_AM
