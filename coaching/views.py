@@ -66,8 +66,14 @@ def coach_detail(request, coach_id: int):
 
     now = timezone.now()
     days = settings.HSE_COACH_PAGE_SLOT_DAYS
+    viewer = request.user if request.user.is_authenticated and request.user.is_client else None
     slots = selectors.bookable_slots(
-        coach=coach, duration_minutes=duration, start=now, end=now + timedelta(days=days), now=now
+        coach=coach,
+        duration_minutes=duration,
+        start=now,
+        end=now + timedelta(days=days),
+        now=now,
+        client=viewer,
     )
     zone = request.viewer_zone
     local = [slot.astimezone(zone) for slot in slots]
