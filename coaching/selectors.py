@@ -47,19 +47,41 @@ def busy_intervals(
     end: datetime,
     now: datetime,
     client: User | None = None,
+    ignore_session_id: int | None = None,
+    ignore_request_id: int | None = None,
+    count_requests: bool = True,
 ) -> list[Interval]:
     """Everything that makes the coach (and, when given, the client) unavailable between
     ``start`` and ``end``, merged. The one place that says what "busy" means: the coach's
-    time off, and every session or unexpired checkout hold of the coach or the client."""
+    time off; every session or unexpired checkout hold of the coach or the client; and every
+    open session request of either (an open proposal holds its time for both people).
+
+    A reschedule or an adjusted request must not collide with itself: ``ignore_*`` leave out
+    the session being moved and the request being changed. Accepting a request books the time
+    whatever other proposals say (``count_requests=False``): a proposal holds time against
+    new proposals and bookings, but an agreement beats an open proposal."""
+    from requests_app.models import SessionRequest
     from sessions_app.models import Session
 
     time_off = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
     people = Q(coach=coach) | Q(client=client) if client is not None else Q(coach=coach)
-    sessions = Session.objects.occupying(now).filter(people, starts_at__lt=end, ends_at__gt=start)
+    sessions = (
+        Session.objects.occupying(now)
+        .filter(people, starts_at__lt=end, ends_at__gt=start)
+        .exclude(pk=ignore_session_id)
+    )
+    requests = (
+        SessionRequest.objects.open_at(now)
+        .filter(people, starts_at__lt=end, ends_at__gt=start)
+        .exclude(pk=ignore_request_id)
+        if count_requests
+        else SessionRequest.objects.none()
+    )
     return merge(
         [
             *time_off.values_list("starts_at", "ends_at"),
             *sessions.values_list("starts_at", "ends_at"),
+            *requests.values_list("starts_at", "ends_at"),
         ]
     )
 
@@ -72,6 +94,7 @@ def bookable_slots(
     end: datetime,
     now: datetime,
     client: User | None = None,
+    **ignore,
 ) -> list[datetime]:
     """Aware UTC instants in [start, end) at which a session of ``duration_minutes`` with
     ``coach`` can be booked: availability, minus busy intervals (the client's too, when
@@ -89,7 +112,12 @@ def bookable_slots(
         end=end,
         earliest=now + timedelta(minutes=coach.minimum_notice_minutes),
         busy=busy_intervals(
-            coach=coach, start=start - duration, end=end + duration, now=now, client=client
+            coach=coach,
+            start=start - duration,
+            end=end + duration,
+            now=now,
+            client=client,
+            **ignore,
         ),
         grid_minutes=settings.HSE_SLOT_GRID_MINUTES,
     )

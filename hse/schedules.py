@@ -18,6 +18,11 @@ class Every:
 OURS = "[hse] "  # marks the rows this module owns, so it never deletes an admin's own task
 
 PERIODIC_TASKS: dict[str, Every] = {
+    "expire unanswered session requests": Every(
+        task="requests.expire_overdue",
+        seconds=60,
+        description="Cancels requests not answered by their deadline and frees their credits.",
+    ),
     "expire checkout holds": Every(
         task="payments.expire_holds",
         seconds=60,

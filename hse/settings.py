@@ -277,4 +277,13 @@ HSE_CATALOG_PAGE_SIZE = 24
 HSE_PACKAGE_SIZES = (5, 10, 20)
 HSE_HOLD_MINUTES = 30  # a checkout holds its slot this long (Stripe's shortest expiry)
 HSE_BOOKING_DAYS = 28  # how far ahead the buy flow and scheduling offer times
+# Session requests (SPEC 4): at least this many hours between sending and the start...
+HSE_REQUEST_MIN_NOTICE_HOURS = 24
+# ...and the answer deadline, in hours before the start, by how long before the start the
+# latest proposal was sent (at least N hours) and by the sender's role.
+HSE_REQUEST_DEADLINES = (
+    (72, {"client": 24, "coach": 48}),
+    (48, {"client": 16, "coach": 32}),
+    (24, {"client": 8, "coach": 16}),
+)
 HSE_TOP_UP_LIMITS = (500, 100_000)  # minor units: $5 to $1,000 per top-up

@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("payments.urls")),
     path("sessions/", include("sessions_app.urls")),
+    path("requests/", include("requests_app.urls")),
     path("", include("coaching.urls")),
 ]

@@ -71,6 +71,7 @@ class Credit(models.Model):
 
     class Status(models.TextChoices):
         AVAILABLE = "available", "Ready to schedule"
+        HELD = "held", "Held by a session request"
         SCHEDULED = "scheduled", "Scheduled"
         USED = "used", "Used"
         REFUNDED = "refunded", "Refunded"

@@ -106,6 +106,8 @@ def order_start(
     method: str,
     now: datetime,
     starts_at: datetime | None = None,
+    within_availability: bool = True,
+    accepted_request_id: int | None = None,
 ) -> Order:
     """Creates an order at today's price and, for a single session, holds its slot until
     the order expires. Raises SlotTaken when somebody was faster."""
@@ -135,6 +137,8 @@ def order_start(
                 starts_at=starts_at,
                 now=now,
                 hold_until=expires_at,
+                within_availability=within_availability,
+                accepted_request_id=accepted_request_id,
             )
         order = Order.objects.create(
             client=client,

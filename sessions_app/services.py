@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import bookable_slots
+from coaching.selectors import bookable_slots, busy_intervals
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 
 
@@ -46,6 +46,48 @@ def hold_lapse(*, session: Session, now: datetime) -> bool:
     return True
 
 
+def _check_free(
+    *,
+    coach: CoachProfile,
+    client: User,
+    starts_at: datetime,
+    duration_minutes: int,
+    now: datetime,
+    within_availability: bool,
+    ignore_request_id: int | None = None,
+    ignore_session_id: int | None = None,
+    count_requests: bool = True,
+) -> None:
+    """Raises SlotTaken unless the time is free for both people: a bookable slot for
+    instant booking, or (for an agreed request) simply free of anything else."""
+    ignore = {
+        "ignore_request_id": ignore_request_id,
+        "ignore_session_id": ignore_session_id,
+        "count_requests": count_requests,
+    }
+    if within_availability:
+        slots = bookable_slots(
+            coach=coach,
+            duration_minutes=duration_minutes,
+            start=starts_at,
+            end=starts_at + timedelta(minutes=1),
+            now=now,
+            client=client,
+            **ignore,
+        )
+        if starts_at not in slots:
+            raise SlotTaken("That time is not available any more. Please pick another.")
+        return
+    ends_at = starts_at + timedelta(minutes=duration_minutes)
+    busy = busy_intervals(
+        coach=coach, client=client, start=starts_at, end=ends_at, now=now, **ignore
+    )
+    if busy:
+        raise SlotTaken(
+            "That time overlaps another session, hold or request of the coach or the client."
+        )
+
+
 def session_reserve(
     *,
     coach: CoachProfile,
@@ -57,13 +99,16 @@ def session_reserve(
     hold_until: datetime | None = None,
     credit=None,
     by: User | None = None,
+    within_availability: bool = True,
+    accepted_request_id: int | None = None,
 ) -> Session:
     """Takes a bookable slot for ``client`` with ``coach``: a HELD row until ``hold_until``
     when given (checkout), else a SCHEDULED session paid by ``credit``.
 
     Two people racing for one slot: on PostgreSQL the exclusion constraints let one insert
     win; on SQLite the IMMEDIATE transaction serialises the check and the insert. The loser
-    gets SlotTaken either way."""
+    gets SlotTaken either way. ``accepted_request_id`` books an accepted session request:
+    other open proposals then do not stand in the way."""
     if client.pk == coach.user_id:
         raise BookingError("You cannot book a session with yourself.")
     if not client.is_client:
@@ -71,18 +116,17 @@ def session_reserve(
     if not coach.skills.filter(pk=skill.pk).exists():
         raise BookingError(f"{coach.user.display_name} does not coach {skill.name}.")
     duration = timedelta(minutes=duration_minutes)
-    slots = bookable_slots(
-        coach=coach,
-        duration_minutes=duration_minutes,
-        start=starts_at,
-        end=starts_at + timedelta(minutes=1),
-        now=now,
-        client=client,
-    )
-    if starts_at not in slots:
-        raise SlotTaken("That time is not available any more. Please pick another.")
-
     ends_at = starts_at + duration
+    _check_free(
+        coach=coach,
+        client=client,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        now=now,
+        within_availability=within_availability,
+        # Booking an accepted request: other open proposals do not stand in its way.
+        count_requests=accepted_request_id is None,
+    )
     with transaction.atomic():
         lapsed = _overlapping(coach=coach, client=client, starts_at=starts_at, ends_at=ends_at)
         for held in lapsed.filter(status=Session.Status.HELD, hold_expires_at__lte=now):

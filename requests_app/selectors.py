@@ -1,0 +1,54 @@
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+
+from accounts.models import User
+from coaching.models import CoachProfile
+from payments.models import Credit
+from requests_app.models import SessionRequest
+
+
+def request_for_user_or_none(*, user: User, request_id: int) -> SessionRequest | None:
+    return (
+        SessionRequest.objects.for_user(user)
+        .select_related(
+            "coach__user", "client", "skill", "proposed_by", "target_session", "session", "order"
+        )
+        .filter(pk=request_id)
+        .first()
+    )
+
+
+def requests_awaiting(*, user: User, now: datetime) -> QuerySet[SessionRequest]:
+    """Open requests whose latest proposal was sent to ``user``."""
+    return (
+        SessionRequest.objects.for_user(user)
+        .open_at(now)
+        .exclude(proposed_by=user)
+        .select_related("coach__user", "client", "skill", "proposed_by")
+        .order_by("deadline")
+    )
+
+
+def credit_kinds(*, client: User) -> list[tuple[str, str]]:
+    """The client's free credits, one choice per coach, skill and length."""
+    rows = (
+        Credit.objects.filter(client=client, status=Credit.Status.AVAILABLE)
+        .values(
+            "coach_id", "coach__user__display_name", "skill_id", "skill__name", "duration_minutes"
+        )
+        .annotate(count=Count("id"))
+        .order_by("coach__user__display_name", "skill__name", "duration_minutes")
+    )
+    return [
+        (
+            f"{row['coach_id']}:{row['skill_id']}:{row['duration_minutes']}",
+            f"{row['coach__user__display_name']} · {row['skill__name']} · "
+            f"{row['duration_minutes']} min ({row['count']} left)",
+        )
+        for row in rows
+    ]
+
+
+def coach_profile_of(user: User) -> CoachProfile | None:
+    return CoachProfile.objects.filter(user=user).first()

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from requests_app import views
+
+app_name = "requests"
+urlpatterns = [
+    path("new/", views.propose, name="propose"),
+    path("<int:request_id>/", views.detail, name="detail"),
+    path("<int:request_id>/accept/", views.accept, name="accept"),
+    path("<int:request_id>/reject/", views.reject, name="reject"),
+    path("<int:request_id>/cancel/", views.cancel, name="cancel"),
+    path("<int:request_id>/adjust/", views.adjust, name="adjust"),
+]
