@@ -1,9 +1,12 @@
 """Demo data for a local run: skills, a dozen coaches across time zones, a few clients."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
@@ -207,7 +210,79 @@ def load_demo_data() -> bool:
     for name, email, zone in CLIENTS:
         _user(name, email, zone, User.Role.CLIENT)
     _user(*STAFF, User.Role.CLIENT, is_staff=True, is_superuser=True)
+    _load_bookings_and_requests(skills)
     return True
+
+
+def _at(now: datetime, days: int, hour: int, zone: str) -> datetime:
+    """``hour`` o'clock local time in ``zone``, ``days`` days from now."""
+    day = now.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
+    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _load_bookings_and_requests(skills: dict) -> None:
+    """Purchases, a booked session and requests in every state, so the calendar and the
+    pending actions are not empty on a first visit."""
+    from payments import services as payments
+    from requests_app import services as requests
+    from sessions_app import services as booking
+
+    now = timezone.now()
+    alice = User.objects.get(email="alice@demo.hse")
+    carol = User.objects.get(email="carol@demo.hse")
+    bob = User.objects.get(email="bob@demo.hse").coach_profile
+    berta = User.objects.get(email="berta@demo.hse").coach_profile
+    leadership, career = skills["Leadership"], skills["Career change"]
+
+    def buy(client, coach, skill, quantity):
+        payments._wallet_post(
+            user=client,
+            amount=100_000,
+            reason="top_up",
+            idempotency_key=f"demo-{client.pk}-{coach.pk}",
+            note="demo money",
+            now=now,
+        )
+        order = payments.order_start(
+            client=client, coach=coach, skill=skill, duration_minutes=60, quantity=quantity,
+            method="wallet", now=now,
+        )  # fmt: skip
+        payments.order_pay_with_wallet(order=order, now=now)
+        return order
+
+    buy(alice, bob, leadership, 5)
+    buy(carol, berta, career, 5)
+    first_credit = alice.credits.filter(status="available").first()
+    for days in range(2, 9):
+        try:
+            booking.session_schedule_from_credit(
+                credit=first_credit, starts_at=_at(now, days, 10, bob.time_zone), by=alice, now=now
+            )
+            break
+        except booking.BookingError:
+            continue  # a weekend: Bob works Monday to Friday
+
+    def propose(by, coach, client, days, hour, skill=None, sent=now):
+        return requests.request_propose(
+            by=by, coach=coach, client=client, skill=skill, duration_minutes=60 if skill else None,
+            starts_at=_at(now, days, hour, coach.time_zone), now=sent,
+        )  # fmt: skip
+
+    propose(alice, bob, alice, 4, 15)  # waiting for Bob
+    propose(bob.user, bob, alice, 6, 13, skill=leadership)  # waiting for Alice
+    propose(carol, berta, carol, 5, 11)  # waiting for Berta
+    accepted = propose(alice, bob, alice, 8, 11)
+    requests.request_accept(request=accepted, by=bob.user, now=now)
+    rejected = propose(bob.user, bob, alice, 9, 14, skill=leadership)
+    requests.request_reject(request=rejected, by=alice, now=now)
+    cancelled = propose(alice, bob, alice, 10, 16)
+    requests.request_cancel(request=cancelled, by=alice, now=now)
+    # Sent days ago for a time a few hours from now: nobody answered, so it expired.
+    soon = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    requests.request_propose(
+        by=carol, coach=berta, client=carol, starts_at=soon, now=soon - timedelta(hours=80)
+    )
+    requests.requests_expire_due(now=now)
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

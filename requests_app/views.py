@@ -151,8 +151,11 @@ def request_context(request, session_request, *, adjust_form=None) -> dict:
 @login_required
 def detail(request, request_id: int):
     session_request = _request_or_404(request, request_id)
-    context = request_context(request, session_request)
-    context["proposals"] = session_request.proposals.select_related("proposed_by")
+    context = {
+        "req": session_request,
+        "view_item": request_context(request, session_request),
+        "proposals": session_request.proposals.select_related("proposed_by"),
+    }
     return render(request, "requests_app/detail.html", context)
 
 

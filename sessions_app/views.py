@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import groupby
 
 from django.conf import settings
@@ -119,7 +119,91 @@ def schedule(request, credit_id: int):
     return render(request, "sessions_app/schedule.html", context, status=409 if error else 200)
 
 
+def _pending_context(request) -> dict:
+    from requests_app.views import request_context
+
+    now = timezone.now()
+    actions = selectors.pending_actions(user=request.user, now=now)
+    return {
+        "actions": actions,
+        "request_items": [request_context(request, item) for item in actions.requests],
+    }
+
+
+def pending_panel(request):
+    """The Pending Actions sidebar, with the header's count swapped out of band."""
+    return render(request, "sessions_app/pending.html#panel", _pending_context(request))
+
+
 @login_required
 def pending(request):
-    actions = selectors.pending_actions(user=request.user, now=timezone.now())
-    return render(request, "sessions_app/pending.html", {"actions": actions})
+    if request.htmx:
+        return pending_panel(request)
+    return render(request, "sessions_app/pending.html", _pending_context(request))
+
+
+@login_required
+def calendar(request):
+    """Week or month of sessions and requests, in the viewer's zone."""
+    zone = request.viewer_zone
+    now = timezone.now()
+    view = "month" if request.GET.get("view") == "month" else "week"
+    today = now.astimezone(zone).date()
+    try:
+        anchor = (
+            date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
+        )
+    except ValueError:
+        messages.error(request, "That date is not valid; showing today.")
+        anchor = today
+    if view == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=7)
+        previous, following = first - timedelta(days=7), last
+    else:
+        month_start = anchor.replace(day=1)
+        next_month = (month_start + timedelta(days=32)).replace(day=1)
+        first = month_start - timedelta(days=month_start.weekday())
+        last = next_month + timedelta(days=(7 - next_month.weekday()) % 7)
+        previous = (month_start - timedelta(days=1)).replace(day=1)
+        following = next_month
+    start = local_midnight(first, zone)
+    end = local_midnight(last, zone)
+    items = selectors.calendar_items(user=request.user, start=start, end=end, now=now)
+    by_day: dict[date, list] = {}
+    for item in items:
+        by_day.setdefault(item.starts_at.astimezone(zone).date(), []).append(item)
+    days = [
+        (first + timedelta(days=n), by_day.get(first + timedelta(days=n), []))
+        for n in range((last - first).days)
+    ]
+    context = {
+        "view": view,
+        "days": days,
+        "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+        "anchor": anchor,
+        "month_start": anchor.replace(day=1),
+        "today": today,
+        "previous": previous,
+        "following": following,
+        "title": _calendar_title(view, first, last, anchor),
+    }
+    template = "sessions_app/calendar.html"
+    if request.htmx and request.htmx.target == "calendar":
+        template += "#calendar"
+    return render(request, template, context)
+
+
+def _calendar_title(view: str, first: date, last: date, anchor: date) -> str:
+    if view == "month":
+        return anchor.strftime("%B %Y")
+    end = last - timedelta(days=1)
+    if first.month == end.month:
+        return f"{first.day}–{end.day} {end.strftime('%B %Y')}"
+    return f"{first.strftime('%-d %b')} – {end.strftime('%-d %b %Y')}"
+
+
+def local_midnight(day: date, zone):
+    from coaching.availability import boundary_instant
+
+    return boundary_instant(day, 0, zone)

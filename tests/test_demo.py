@@ -26,3 +26,15 @@ def test_demo_data_fills_an_empty_database_once_and_prints_logins(client, capsys
     assert client.login(email="alice@demo.hse", password=DEMO_PASSWORD)
     assert client.login(email="bob@demo.hse", password=DEMO_PASSWORD)
     assert User.objects.get(email="admin@demo.hse").is_staff
+    from requests_app.models import SessionRequest
+    from sessions_app.models import Session
+
+    states = set(SessionRequest.objects.values_list("status", flat=True))
+    assert states == {"pending", "accepted", "rejected", "cancelled", "expired"}
+    assert Session.objects.filter(status="scheduled").count() >= 2
+    alice = User.objects.get(email="alice@demo.hse")
+    bob = User.objects.get(email="bob@demo.hse")
+    client.force_login(alice)
+    assert client.get("/").context["pending_count"] >= 2  # Bob's request and her survey
+    client.force_login(bob)
+    assert client.get("/").context["pending_count"] >= 1

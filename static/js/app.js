@@ -34,6 +34,18 @@
     });
   });
 
+  // Close the pending-actions drawer (its backdrop and its × button).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-close-drawer]")) {
+      var drawer = document.getElementById("drawer");
+      if (drawer) drawer.innerHTML = "";
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var drawer = document.getElementById("drawer");
+    if (event.key === "Escape" && drawer) drawer.innerHTML = "";
+  });
+
   // Close the profile menu when clicking elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.profile-menu[open]").forEach(function (menu) {

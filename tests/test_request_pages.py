@@ -1,0 +1,214 @@
+"""Request pages: who may see and do what, bad input, the sidebar and the calendar."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from freezegun import freeze_time
+
+from requests_app.models import SessionRequest
+from requests_app.services import request_propose
+from tests.factories import UserFactory
+from tests.test_requests import IN_5_DAYS, SENT, package
+
+pytestmark = pytest.mark.django_db
+SIDEBAR = {"HX-Request": "true", "HX-Target": "pending-panel"}
+
+
+@pytest.fixture
+def open_request(alice, bob, leadership):
+    package(alice, bob, leadership)
+    return request_propose(by=alice, coach=bob, client=alice, starts_at=IN_5_DAYS, now=SENT)
+
+
+def url(name, req):
+    return reverse(f"requests:{name}", args=[req.pk])
+
+
+@freeze_time(SENT)
+def test_strangers_and_other_clients_get_404_everywhere(client, carol, open_request):
+    stranger = UserFactory()
+    for person in (stranger, carol):
+        client.force_login(person)
+        assert client.get(url("detail", open_request)).status_code == 404
+        for action in ("accept", "reject", "cancel", "adjust"):
+            assert (
+                client.post(url(action, open_request), {"start": "2026-11-28T12:00"}).status_code
+                == 404
+            )
+    open_request.refresh_from_db()
+    assert open_request.status == "pending"
+
+
+@freeze_time(SENT)
+def test_the_sender_cannot_accept_and_the_receiver_cannot_cancel(client, alice, bob, open_request):
+    client.force_login(alice)
+    client.post(url("accept", open_request))
+    client.force_login(bob.user)
+    response = client.post(url("cancel", open_request), follow=True)
+
+    assert "Only the person who sent the request can cancel it." in response.content.decode()
+    open_request.refresh_from_db()
+    assert open_request.status == "pending"
+
+
+@freeze_time(SENT)
+def test_accepting_from_the_sidebar_re_renders_it_with_the_new_count(
+    client, alice, bob, open_request
+):
+    client.force_login(bob.user)
+    before = client.get(
+        reverse("sessions:pending"), headers={"HX-Request": "true"}
+    ).content.decode()
+
+    response = client.post(url("accept", open_request), headers=SIDEBAR)
+
+    body = response.content.decode()
+    assert 'id="pending-panel"' in before and "Leadership session" in before
+    assert response.status_code == 200
+    assert 'hx-swap-oob="true"' in body  # the header badge, swapped out of band
+    assert "Accepted. The session is in your calendar." in body
+    assert "Nothing is waiting for you." in body
+    open_request.refresh_from_db()
+    assert open_request.status == "accepted"
+
+
+@freeze_time(SENT)
+def test_adjusting_shows_the_deadline_in_the_viewers_zone(client, alice, bob, open_request):
+    client.force_login(bob.user)
+
+    client.post(
+        url("adjust", open_request), {"start": "2026-11-29T09:00"}
+    )  # Bob's account zone: UTC
+
+    open_request.refresh_from_db()
+    assert open_request.starts_at == datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    client.force_login(alice)
+    page = client.get(url("detail", open_request)).content.decode()
+    # Sent by the coach 4 days ahead: answer 48 h before; Alice reads it in Berlin time.
+    assert "Answer by <strong>Fri 27 Nov, 10:00 CET</strong>" in page
+
+
+@freeze_time(SENT)
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("2026-11-23T20:00", "at least 24 hours"),
+        ("2026-11-28T10:07", "15-minute grid"),
+        ("next tuesday", "Enter a date and a time"),
+        ("", "This field is required"),
+    ],
+)
+def test_bad_adjustments_say_why_and_change_nothing(client, bob, open_request, start, message):
+    client.force_login(bob.user)
+
+    response = client.post(url("adjust", open_request), {"start": start}, follow=True)
+
+    assert message in response.content.decode()
+    open_request.refresh_from_db()
+    assert (open_request.starts_at, open_request.proposals.count()) == (IN_5_DAYS, 1)
+
+
+@freeze_time(SENT)
+def test_a_time_that_does_not_exist_locally_is_refused(client, alice, bob, leadership):
+    package(alice, bob, leadership)
+    alice.time_zone = "Europe/Berlin"
+    alice.save()
+    client.force_login(alice)
+    kind = f"{bob.pk}:{leadership.pk}:60"
+
+    response = client.post(reverse("requests:propose"), {"kind": kind, "start": "2027-03-28T02:30"})
+
+    assert "does not exist in your time zone" in response.content.decode()
+    assert not SessionRequest.objects.exists()
+
+
+@freeze_time(SENT)
+def test_a_client_proposes_from_their_credits(client, alice, bob, leadership):
+    package(alice, bob, leadership)
+    client.force_login(alice)
+    form = client.get(reverse("requests:propose"))
+    kind = form.context["form"].fields["kind"].choices[0][0]
+
+    response = client.post(reverse("requests:propose"), {"kind": kind, "start": "2026-11-28T15:00"})
+
+    request = SessionRequest.objects.get()
+    assert response.url == url("detail", request)
+    assert request.starts_at == datetime(2026, 11, 28, 14, 0, tzinfo=UTC)  # 15:00 in Berlin
+    assert request.credit.status == "held"
+
+
+@freeze_time(SENT)
+def test_a_client_without_credits_is_told_to_buy_first(client, carol):
+    client.force_login(carol)
+    assert "No sessions to propose" in client.get(reverse("requests:propose")).content.decode()
+
+
+@freeze_time(SENT)
+def test_a_coach_proposes_to_a_client_and_not_to_a_stranger(client, alice, carol, bob, leadership):
+    package(alice, bob, leadership)
+    client.force_login(bob.user)
+    page = client.get(reverse("requests:propose"))
+    clients = [label for _, label in page.context["form"].fields["client"].choices]
+
+    stranger = client.post(
+        reverse("requests:propose"),
+        {"client": carol.pk, "skill": leadership.pk, "duration": 30, "start": "2026-11-28T15:00"},
+    )
+    ok = client.post(
+        reverse("requests:propose"),
+        {"client": alice.pk, "skill": leadership.pk, "duration": 30, "start": "2026-11-28T15:00"},
+    )
+
+    assert clients == ["Alice Client"]
+    assert "Select a valid choice" in stranger.content.decode()
+    assert ok.status_code == 302
+    assert SessionRequest.objects.get().duration_minutes == 30
+
+
+@freeze_time(SENT)
+def test_reject_without_javascript_asks_first(client, bob, open_request):
+    client.force_login(bob.user)
+
+    confirm = client.get(url("reject", open_request))
+    done = client.post(url("reject", open_request))
+
+    assert "Reject this request?" in confirm.content.decode()
+    assert done.status_code == 302
+    open_request.refresh_from_db()
+    assert open_request.status == "rejected"
+
+
+@freeze_time(SENT)
+def test_calendar_week_and_month_show_sessions_and_requests(
+    client, alice, bob, open_request, django_assert_max_num_queries
+):
+    client.force_login(alice)
+
+    with django_assert_max_num_queries(10):
+        week = client.get(reverse("sessions:calendar"), {"date": "2026-11-28"})
+    month = client.get(reverse("sessions:calendar"), {"view": "month", "date": "2026-11-02"})
+    bad = client.get(reverse("sessions:calendar"), {"date": "2026-13-45"})
+
+    assert "23–29 November 2026" in week.content.decode()
+    items = [item for _, day_items in week.context["days"] for item in day_items]
+    assert [(i.kind, i.status) for i in items] == [("request", "pending")]
+    assert url("detail", open_request) in week.content.decode()
+    assert (
+        month.context["title"] == "November 2026" and len(month.context["weeks"]) == 6
+    )  # 1 Nov is a Sunday
+    assert bad.status_code == 200 and "That date is not valid" in bad.content.decode()
+
+
+@freeze_time(SENT + timedelta(days=4, hours=12))
+def test_a_request_past_its_deadline_shows_as_expired_before_the_sweep(
+    client, alice, bob, open_request
+):
+    client.force_login(bob.user)
+
+    page = client.get(url("detail", open_request)).content.decode()
+
+    assert "Expired" in page and "Accept" not in page
+    assert client.get("/").context["pending_count"] == 0
+    open_request.refresh_from_db()
+    assert open_request.status == "pending"  # the sweep has not run; pages know anyway
