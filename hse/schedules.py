@@ -18,6 +18,26 @@ class Every:
 OURS = "[hse] "  # marks the rows this module owns, so it never deletes an admin's own task
 
 PERIODIC_TASKS: dict[str, Every] = {
+    "coach-late notices": Every(
+        task="sessions.coach_late",
+        seconds=60,
+        description="Tells the client once that Report is available when the coach is late.",
+    ),
+    "auto-end sessions": Every(
+        task="sessions.auto_end",
+        seconds=60,
+        description="Ends sessions still open 15 minutes after their scheduled end.",
+    ),
+    "auto-confirm sessions": Every(
+        task="sessions.auto_confirm",
+        seconds=60,
+        description="Confirms ended sessions not reported within 72 hours.",
+    ),
+    "session reminders": Every(
+        task="sessions.reminders",
+        seconds=60,
+        description="Emails both people 24 hours and 15 minutes before a session.",
+    ),
     "expire unanswered session requests": Every(
         task="requests.expire_overdue",
         seconds=60,

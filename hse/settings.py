@@ -286,4 +286,12 @@ HSE_REQUEST_DEADLINES = (
     (48, {"client": 16, "coach": 32}),
     (24, {"client": 8, "coach": 16}),
 )
+# The session lifecycle (SPEC 5).
+HSE_ROOM_OPENS_MINUTES_BEFORE = 15
+HSE_COACH_LATE_MINUTES = 5  # after the start without a coach start: Report appears
+HSE_AUTO_END_MINUTES_AFTER = 15  # after the scheduled end, a session still open ends
+HSE_AUTO_CONFIRM_HOURS = 72  # after the end, an unreported session is confirmed
+HSE_CLIENT_CANCEL_HOURS = 24  # a client cancelling later than this loses the credit
+HSE_REMINDERS_MINUTES_BEFORE = (24 * 60, 15)  # the day-before and the starting-soon emails
+HSE_PLATFORM_FEE_PERCENT = 15
 HSE_TOP_UP_LIMITS = (500, 100_000)  # minor units: $5 to $1,000 per top-up

@@ -483,6 +483,13 @@ def refund_to_original_payment(*, credit: Credit, by: User | None, now: datetime
     """Back where the money came from: a Stripe refund for a card payment, the wallet for
     a wallet payment. Exactly once: the refund row is unique per credit and the Stripe call
     carries the refund's idempotency key, so calling again only completes what is missing."""
+    refund = refund_original_record(credit=credit, by=by, now=now)
+    return refund_complete(refund=refund)
+
+
+def refund_original_record(*, credit: Credit, by: User | None, now: datetime) -> Refund:
+    """The database half of a refund to the original payment, for use inside a larger
+    transaction; ``refund_complete`` after the commit makes the Stripe call."""
     with transaction.atomic():
         refund, _ = _refund_begin(credit=credit, kind=Refund.Kind.TO_ORIGINAL, by=by, now=now)
         order = credit.order
@@ -496,15 +503,25 @@ def refund_to_original_payment(*, credit: Credit, by: User | None, now: datetime
                 order=order,
                 now=now,
             )
-            return refund
-    if not refund.stripe_refund_id:
-        refund_id, status = stripe_gateway.refund_create(
-            payment_intent=order.stripe_payment_intent,
-            amount=refund.amount,
-            idempotency_key=refund.idempotency_key,
-        )
-        Refund.objects.filter(pk=refund.pk).update(stripe_refund_id=refund_id, stripe_status=status)
-        refund.stripe_refund_id, refund.stripe_status = refund_id, status
+    return refund
+
+
+def refund_complete(*, refund: Refund) -> Refund:
+    """Makes the Stripe refund of a card payment if it is not made yet (same key: once)."""
+    order = refund.credit.order
+    if (
+        refund.kind != Refund.Kind.TO_ORIGINAL
+        or order.method != Order.Method.STRIPE
+        or refund.stripe_refund_id
+    ):
+        return refund
+    refund_id, status = stripe_gateway.refund_create(
+        payment_intent=order.stripe_payment_intent,
+        amount=refund.amount,
+        idempotency_key=refund.idempotency_key,
+    )
+    Refund.objects.filter(pk=refund.pk).update(stripe_refund_id=refund_id, stripe_status=status)
+    refund.stripe_refund_id, refund.stripe_status = refund_id, status
     return refund
 
 

@@ -16,3 +16,28 @@ class SurveyForm(forms.Form):
 
 class ScheduleForm(forms.Form):
     start = forms.DateTimeField()
+
+
+class ConfirmForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label="How was it?",
+        choices=[("", "No rating")] + [(n, "★" * n) for n in range(5, 0, -1)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    comment = forms.CharField(
+        label="A comment for the coach's page (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ReportForm(forms.Form):
+    from sessions_app.models import Report as _Report
+
+    reason = forms.ChoiceField(label="What went wrong?", choices=_Report.Reason.choices)
+    details = forms.CharField(
+        label="Details", max_length=4000, widget=forms.Textarea(attrs={"rows": 5})
+    )

@@ -30,6 +30,12 @@ class Session(models.Model):
     class Status(models.TextChoices):
         HELD = "held", "Held for checkout"
         SCHEDULED = "scheduled", "Scheduled"
+        IN_PROGRESS = "in_progress", "In progress"
+        ENDED = "ended", "Ended"
+        CONFIRMED = "confirmed", "Confirmed"
+        REPORTED = "reported", "Reported"
+        REFUNDED = "refunded", "Refunded"
+        REPORT_DECLINED = "declined", "Report declined"
         EXPIRED = "expired", "Hold expired"
         CANCELLED = "cancelled", "Cancelled"
 
@@ -46,6 +52,15 @@ class Session(models.Model):
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="Confirmed, refunded, ...")
+    # Each timer's "done" mark: set by a conditional update, so a notice goes out once.
+    coach_late_notified_at = models.DateTimeField(null=True, blank=True)
+    reminder_day_sent_at = models.DateTimeField(null=True, blank=True)
+    reminder_soon_sent_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True, max_length=2000)
     # The credit that pays for it. A credit returned after a cancellation may pay for a
     # later session too, so several rows can name one credit; only one of them is live.
     credit = models.ForeignKey(
@@ -72,6 +87,10 @@ class Session(models.Model):
                 condition=~Q(status="held") | Q(hold_expires_at__isnull=False),
                 name="session_hold_has_expiry",
             ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="session_rating_1_to_5",
+            ),
         ]
         # On PostgreSQL, two exclusion constraints (migration 0002) refuse overlapping live
         # rows per coach and per client, whatever writes them.
@@ -84,6 +103,73 @@ class Session(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status not in self.FREE_STATUSES
+
+
+class Attendance(models.Model):
+    """Evidence of who was where and when: lobby entries, the coach's start, joins and
+    leaves of the room, the end. Shown to both people and to admins deciding a report."""
+
+    class Kind(models.TextChoices):
+        LOBBY = "lobby", "Entered the lobby"
+        START = "start", "Coach started the session"
+        JOIN = "join", "Joined the call"
+        LEAVE = "leave", "Left the call"
+        END = "end", "Coach ended the session"
+        AUTO_END = "auto_end", "Ended automatically"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendance")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%H:%M:%S}"
+
+
+class Report(models.Model):
+    """A client's refund request about a session, decided by an admin."""
+
+    class Reason(models.TextChoices):
+        NO_SHOW = "no_show", "The coach did not come"
+        LEFT_EARLY = "left_early", "The coach left early"
+        TECHNICAL = "technical", "Technical problem"
+        OTHER = "other", "Something else"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        REFUNDED = "refunded", "Refunded"
+        CREDIT_RETURNED = "credit", "Credit returned"
+        DECLINED = "declined", "Declined"
+
+    class Decision(models.TextChoices):
+        REFUND_WALLET = "wallet", "Refund to wallet"
+        REFUND_ORIGINAL = "original", "Refund to the original payment"
+        RETURN_CREDIT = "credit", "Return the credit"
+        DECLINE = "decline", "Decline"
+
+    session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="report")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    details = models.TextField(max_length=4000)
+    created_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    decision_note = models.TextField(blank=True, max_length=2000)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Report on session {self.session_id} ({self.get_state_display()})"
 
 
 class SessionEvent(models.Model):

@@ -8,13 +8,43 @@ from payments.models import Credit
 from sessions_app.models import Session
 
 
-def sessions_upcoming(*, user: User, now: datetime) -> QuerySet[Session]:
-    return (
+def sessions_upcoming(*, user: User, now: datetime) -> list[Session]:
+    """Scheduled and running sessions the clock has not ended yet, with their phase."""
+    from sessions_app.lifecycle import auto_end_at, phase
+
+    rows = (
         Session.objects.for_user(user)
-        .filter(status=Session.Status.SCHEDULED, ends_at__gt=now)
+        .filter(status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS))
         .select_related("coach__user", "client", "skill", "survey")
         .order_by("starts_at")
     )
+    upcoming = []
+    for session in rows:
+        if now < auto_end_at(session):
+            session.phase = phase(session, now)
+            upcoming.append(session)
+    return upcoming
+
+
+def sessions_past(*, user: User, now: datetime, limit: int = 100) -> list[Session]:
+    """Sessions that are over, newest first, with the state the clock says they are in."""
+    from sessions_app.lifecycle import auto_end_at, phase
+
+    over = (
+        Session.objects.for_user(user)
+        .exclude(status__in=(Session.Status.HELD, Session.Status.EXPIRED))
+        .filter(starts_at__lt=now)
+        .select_related("coach__user", "client", "skill")
+        .order_by("-starts_at")[:limit]
+    )
+    past = []
+    for session in over:
+        session.phase = phase(session, now)
+        if session.phase.status not in (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS) or (
+            now >= auto_end_at(session)
+        ):
+            past.append(session)
+    return past
 
 
 def session_for_user_or_none(*, user: User, session_id: int) -> Session | None:
@@ -61,10 +91,45 @@ def credits_to_schedule(*, user: User) -> list[CreditGroup]:
 class PendingActions:
     requests: list
     surveys: list
+    to_confirm: list
+    coach_late: list
 
     @property
     def count(self) -> int:
-        return len(self.requests) + len(self.surveys)
+        return len(self.requests) + len(self.surveys) + len(self.to_confirm) + len(self.coach_late)
+
+
+def _to_confirm(*, user: User, now: datetime) -> QuerySet[Session]:
+    """The client's sessions that are over and neither confirmed nor reported. The clock
+    decides (a running session past its auto-end counts), not only the sweep."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Q
+
+    auto_end = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
+    auto_confirm = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
+    return Session.objects.filter(client=user).filter(
+        Q(status=Session.Status.ENDED, ended_at__gt=auto_confirm)
+        | Q(
+            status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS),
+            ends_at__lte=auto_end,
+            ends_at__gt=auto_confirm,
+        )
+    )
+
+
+def _coach_late(*, user: User, now: datetime) -> QuerySet[Session]:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    return Session.objects.filter(
+        client=user,
+        status=Session.Status.SCHEDULED,
+        starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
+        ends_at__gt=now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER),
+    )
 
 
 def _unanswered_surveys(*, user: User, now: datetime) -> QuerySet[Session]:
@@ -74,18 +139,21 @@ def _unanswered_surveys(*, user: User, now: datetime) -> QuerySet[Session]:
 
 
 def pending_actions(*, user: User, now: datetime) -> PendingActions:
-    """What awaits this person now: requests to answer and surveys to fill in."""
+    """What awaits this person now: requests to answer, surveys to fill in, sessions to
+    confirm or report, and late coaches to report."""
     from requests_app.selectors import requests_awaiting
 
     if not user.is_authenticated:
-        return PendingActions(requests=[], surveys=[])
-    surveys = (
-        _unanswered_surveys(user=user, now=now)
-        .select_related("coach__user", "skill")
-        .order_by("starts_at")
-    )
+        return PendingActions(requests=[], surveys=[], to_confirm=[], coach_late=[])
+
+    def listed(rows):
+        return list(rows.select_related("coach__user", "skill").order_by("starts_at"))
+
     return PendingActions(
-        requests=list(requests_awaiting(user=user, now=now)), surveys=list(surveys)
+        requests=list(requests_awaiting(user=user, now=now)),
+        surveys=listed(_unanswered_surveys(user=user, now=now)),
+        to_confirm=listed(_to_confirm(user=user, now=now)),
+        coach_late=listed(_coach_late(user=user, now=now)),
     )
 
 
@@ -97,6 +165,8 @@ def pending_count(*, user: User, now: datetime) -> int:
     return (
         _unanswered_surveys(user=user, now=now).count()
         + requests_awaiting(user=user, now=now).count()
+        + _to_confirm(user=user, now=now).count()
+        + _coach_late(user=user, now=now).count()
     )
 
 

@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -235,3 +236,358 @@ def session_schedule_from_credit(
 
         emails.booking_confirmation(session=session)
     return session
+
+
+# --- The session lifecycle (SPEC 5) -----------------------------------------------------------
+
+
+def _lock_session(session: Session) -> Session:
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("coach__user", "client", "skill", "credit")
+        .get(pk=session.pk)
+    )
+
+
+def _move(session: Session, action: str, *, by: User | None, now: datetime, why: str) -> None:
+    from sessions_app.lifecycle import TRANSITIONS
+
+    sources, target = TRANSITIONS[action]
+    if session.status not in sources:
+        raise BookingError(f"This session is {session.get_status_display().lower()}.")
+    before = session.status
+    session.status = target
+    session.save()
+    _log(session, at=now, by=by, from_status=before, why=why)
+
+
+def _catch_up(session: Session, now: datetime) -> None:
+    """Applies what the sweeps would have done by now (auto-end, auto-confirm), so an
+    action never works on a state the clock has already left."""
+    from sessions_app.lifecycle import auto_confirm_at, auto_end_at
+
+    if session.status in (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS):
+        if now >= auto_end_at(session):
+            _auto_end_locked(session, now=now)
+    if session.status == Session.Status.ENDED and now >= auto_confirm_at(session):
+        _auto_confirm_locked(session, now=now)
+
+
+def _attend(session: Session, user: User | None, kind: str, now: datetime) -> None:
+    from sessions_app.models import Attendance
+
+    Attendance.objects.create(session=session, user=user, kind=kind, at=now)
+
+
+def _check_party(session: Session, user: User) -> None:
+    if user.pk not in (session.client_id, session.coach.user_id):
+        raise BookingError("This session is not yours.")
+
+
+def session_enter_lobby(*, session: Session, by: User, now: datetime) -> None:
+    from sessions_app.models import Attendance
+
+    _check_party(session, by)
+    _attend(session, by, Attendance.Kind.LOBBY, now)
+
+
+def session_start(*, session: Session, by: User, now: datetime) -> Session:
+    from sessions_app.lifecycle import phase
+    from sessions_app.models import Attendance
+
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.coach.user_id:
+            raise BookingError("Only the coach starts the session.")
+        _catch_up(session, now)
+        if session.status == Session.Status.IN_PROGRESS:
+            return session  # a second click, or a reconnect
+        if not phase(session, now).room_open:
+            raise BookingError("The room opens 15 minutes before the start.")
+        session.started_at = now
+        _move(session, "start", by=by, now=now, why="the coach started")
+        _attend(session, by, Attendance.Kind.START, now)
+    return session
+
+
+def session_join(*, session: Session, by: User, now: datetime) -> None:
+    from sessions_app.models import Attendance
+
+    _check_party(session, by)
+    _attend(session, by, Attendance.Kind.JOIN, now)
+
+
+def session_leave(*, session: Session, by: User, now: datetime) -> None:
+    from sessions_app.models import Attendance
+
+    _check_party(session, by)
+    _attend(session, by, Attendance.Kind.LEAVE, now)
+
+
+def session_end(*, session: Session, by: User, now: datetime) -> Session:
+    from sessions_app import emails
+    from sessions_app.models import Attendance
+
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.coach.user_id:
+            raise BookingError("Only the coach ends the session.")
+        _catch_up(session, now)
+        if session.status == Session.Status.ENDED:
+            return session
+        session.ended_at = now
+        _move(session, "end", by=by, now=now, why="the coach ended the session")
+        _attend(session, by, Attendance.Kind.END, now)
+        emails.session_ended(session=session)
+    return session
+
+
+def _auto_end_locked(session: Session, *, now: datetime) -> None:
+    from sessions_app import emails
+    from sessions_app.lifecycle import auto_end_at
+    from sessions_app.models import Attendance
+
+    at = auto_end_at(session)
+    never_started = session.status == Session.Status.SCHEDULED
+    session.ended_at = at
+    _move(
+        session,
+        "auto_end",
+        by=None,
+        now=now,
+        why="never started; ended automatically" if never_started else "ended automatically",
+    )
+    _attend(session, None, Attendance.Kind.AUTO_END, at)
+    emails.session_ended(session=session)
+
+
+def _auto_confirm_locked(session: Session, *, now: datetime) -> None:
+    from payments.models import Credit
+
+    session.closed_at = now
+    _move(session, "auto_confirm", by=None, now=now, why="not reported within 72 hours")
+    if session.credit_id:
+        Credit.objects.filter(pk=session.credit_id).update(status=Credit.Status.USED)
+
+
+def session_confirm(
+    *, session: Session, by: User, now: datetime, rating: int | None = None, comment: str = ""
+) -> Session:
+    from payments.models import Credit
+    from sessions_app import emails
+
+    if rating is not None and not 1 <= rating <= 5:
+        raise BookingError("A rating is from 1 to 5 stars.")
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.client_id:
+            raise BookingError("Only the client confirms the session.")
+        _catch_up(session, now)
+        if session.status == Session.Status.CONFIRMED and session.closed_at == now:
+            pass  # auto-confirmed a moment ago; keep the rating below
+        else:
+            session.closed_at = now
+            _move(session, "confirm", by=by, now=now, why="confirmed by the client")
+        session.rating = rating
+        session.rating_comment = comment.strip()
+        session.save(update_fields=["rating", "rating_comment"])
+        if session.credit_id:
+            Credit.objects.filter(pk=session.credit_id).update(status=Credit.Status.USED)
+        emails.post_session(session=session)
+    return session
+
+
+def session_report(*, session: Session, by: User, now: datetime, reason: str, details: str):
+    from sessions_app.lifecycle import phase
+    from sessions_app.models import Report
+
+    if reason not in Report.Reason.values:
+        raise BookingError("Choose what went wrong.")
+    if not details.strip():
+        raise BookingError("Tell us what happened, so an admin can decide.")
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.client_id:
+            raise BookingError("Only the client reports a session.")
+        _catch_up(session, now)
+        if not phase(session, now).can_report:
+            raise BookingError("This session cannot be reported now.")
+        _move(session, "report", by=by, now=now, why=f"reported: {reason}")
+        report = Report.objects.create(
+            session=session, reason=reason, details=details.strip(), created_at=now
+        )
+    return report
+
+
+def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
+    """The client up to 24 hours before keeps the credit; later it is used. A coach's
+    cancellation always gives the credit back. Both are told."""
+    from payments.models import Credit
+    from sessions_app import emails
+    from sessions_app.lifecycle import phase
+
+    with transaction.atomic():
+        session = _lock_session(session)
+        _check_party(session, by)
+        info = phase(session, now)
+        if not info.can_cancel:
+            raise BookingError("Only a session that has not started can be cancelled.")
+        by_coach = by.pk == session.coach.user_id
+        keeps = by_coach or info.client_keeps_credit_on_cancel
+        session.closed_at = now
+        who = "the coach" if by_coach else "the client"
+        _move(session, "cancel", by=by, now=now, why=f"cancelled by {who}")
+        if session.credit_id:
+            status = Credit.Status.AVAILABLE if keeps else Credit.Status.USED
+            Credit.objects.filter(pk=session.credit_id).update(status=status)
+        emails.session_cancelled(session=session, by=by, credit_returned=keeps)
+    return session
+
+
+# --- Timers (each an idempotent sweep: safe twice, safe at once, catches up) ----------------
+
+
+def _sweep(queryset, handle, *, now: datetime, batch: int) -> int:
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                queryset.select_for_update(skip_locked=True, of=("self",))
+                .select_related("coach__user", "client", "skill")
+                .order_by("pk")[:batch]
+            )
+            for row in rows:
+                done += handle(row) or 0
+        if len(rows) < batch:
+            return done
+
+
+def sessions_auto_end_due(*, now: datetime, batch: int = 500) -> int:
+    cutoff = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
+    due = Session.objects.filter(
+        status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS), ends_at__lte=cutoff
+    )
+
+    def handle(session):
+        _auto_end_locked(session, now=now)
+        return 1
+
+    return _sweep(due, handle, now=now, batch=batch)
+
+
+def sessions_auto_confirm_due(*, now: datetime, batch: int = 500) -> int:
+    cutoff = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
+    due = Session.objects.filter(status=Session.Status.ENDED, ended_at__lte=cutoff)
+
+    def handle(session):
+        _auto_confirm_locked(session, now=now)
+        return 1
+
+    return _sweep(due, handle, now=now, batch=batch)
+
+
+def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
+    """The client is told once that Report is available when the coach is late."""
+    from sessions_app import emails
+
+    late = now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES)
+    auto_end = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
+    due = Session.objects.filter(
+        status=Session.Status.SCHEDULED,
+        starts_at__lte=late,
+        ends_at__gt=auto_end,
+        coach_late_notified_at__isnull=True,
+    )
+
+    def handle(session):
+        Session.objects.filter(pk=session.pk).update(coach_late_notified_at=now)
+        emails.coach_late(session=session)
+        return 1
+
+    return _sweep(due, handle, now=now, batch=batch)
+
+
+def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
+    """Day-before and starting-soon reminders, each once per session. A reminder whose
+    moment passed long ago (the beat was down) is skipped rather than sent late."""
+    from sessions_app import emails
+
+    day, soon = settings.HSE_REMINDERS_MINUTES_BEFORE
+    sent = 0
+    # The day-before reminder is pointless once the starting-soon one is due.
+    windows = (("reminder_day_sent_at", day, soon), ("reminder_soon_sent_at", soon, 0))
+    for field, minutes, not_within in windows:
+        due = Session.objects.filter(
+            status=Session.Status.SCHEDULED,
+            starts_at__lte=now + timedelta(minutes=minutes),
+            starts_at__gt=now + timedelta(minutes=not_within),
+            **{f"{field}__isnull": True},
+        )
+
+        def handle(session, field=field, minutes=minutes):
+            Session.objects.filter(pk=session.pk).update(**{field: now})
+            emails.reminder(session=session, minutes=minutes)
+            return 1
+
+        sent += _sweep(due, handle, now=now, batch=batch)
+    return sent
+
+
+# --- Refund reports (decided by admins) ------------------------------------------------------
+
+
+def report_decide(*, report, decision: str, by: User, now: datetime, note: str = ""):
+    """An admin's decision on an open report: money moves exactly once (through the refund
+    services), the session's state changes, the decision is recorded and the client told.
+    Deciding an already decided report changes nothing."""
+    import logging
+
+    from payments import services as payments
+    from payments.models import Credit
+    from sessions_app import emails
+    from sessions_app.models import Report
+
+    if not by.is_staff:
+        raise BookingError("Only admins decide reports.")
+    if decision not in Report.Decision.values:
+        raise BookingError("Unknown decision.")
+    if decision == Report.Decision.DECLINE and not note.strip():
+        raise BookingError("Write a note saying why the report is declined; the client reads it.")
+    refund = None
+    with transaction.atomic():
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        if report.state != Report.State.OPEN:
+            return report
+        session = _lock_session(report.session)
+        credit = session.credit
+        if decision == Report.Decision.REFUND_WALLET:
+            payments.refund_to_wallet(credit=credit, by=by, now=now)
+            report.state = Report.State.REFUNDED
+            _move(session, "refund", by=by, now=now, why="refunded to the wallet")
+        elif decision == Report.Decision.REFUND_ORIGINAL:
+            refund = payments.refund_original_record(credit=credit, by=by, now=now)
+            report.state = Report.State.REFUNDED
+            _move(session, "refund", by=by, now=now, why="refunded to the original payment")
+        elif decision == Report.Decision.RETURN_CREDIT:
+            payments.credit_return(credit=credit, now=now)
+            report.state = Report.State.CREDIT_RETURNED
+            _move(session, "return_credit", by=by, now=now, why="credit returned to the client")
+        else:
+            Credit.objects.filter(pk=credit.pk).update(status=Credit.Status.USED)
+            report.state = Report.State.DECLINED
+            _move(session, "decline", by=by, now=now, why="report declined")
+        session.closed_at = now
+        session.save(update_fields=["closed_at"])
+        report.decision = decision
+        report.decision_note = note.strip()
+        report.decided_by = by
+        report.decided_at = now
+        report.save()
+        emails.report_decided(session=session, report=report)
+    if refund is not None:
+        try:
+            payments.refund_complete(refund=refund)
+        except Exception:
+            # Recorded and owed: the admin's "retry card refund" completes it with the same key.
+            logging.getLogger(__name__).exception("stripe refund %s not completed", refund.pk)
+    return report

@@ -37,15 +37,28 @@ def _session_or_404(request, session_id: int):
 
 @login_required
 def session_detail(request, session_id: int):
+    from sessions_app.lifecycle import phase, room_opens_at
+
     session = _session_or_404(request, session_id)
-    survey = getattr(session, "survey", None)
+    now = timezone.now()
     context = {
         "session": session,
-        "survey": survey,
+        "survey": getattr(session, "survey", None),
+        "report": getattr(session, "report", None),
         "is_coach": session.coach.user_id == request.user.pk,
-        "now": timezone.now(),
+        "phase": phase(session, now),
+        "opens_at": room_opens_at(session),
+        "attendance": session.attendance.select_related("user"),
+        "now": now,
     }
     return render(request, "sessions_app/session_detail.html", context)
+
+
+@login_required
+def past(request):
+    now = timezone.now()
+    context = {"past": selectors.sessions_past(user=request.user, now=now), "now": now}
+    return render(request, "sessions_app/past.html", context)
 
 
 @login_required

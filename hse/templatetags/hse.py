@@ -34,6 +34,19 @@ def zone_name(name: str) -> str:
     return name.replace("_", " ")
 
 
+@register.filter
+def status_label(status: str) -> str:
+    """A session status code ("in_progress") as people read it ("In progress")."""
+    from sessions_app.models import Session
+
+    return Session.Status(status).label if status in Session.Status.values else status
+
+
+@register.filter
+def stars(rating: int | None) -> str:
+    return "★" * rating + "☆" * (5 - rating) if rating else ""
+
+
 @register.simple_tag(takes_context=True)
 def query_with(context, **changes) -> str:
     """The current query string with some parameters replaced (empty value: removed)."""

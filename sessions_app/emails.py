@@ -1,0 +1,80 @@
+"""Emails about sessions, to each person in their own zone, after the commit."""
+
+from django.urls import reverse
+
+from hse.emails import send_email_on_commit
+from sessions_app.models import Session
+
+
+def _send(session: Session, *, to, subject: str, kind: str, **extra) -> None:
+    other = session.coach.user if to.pk == session.client_id else session.client
+    send_email_on_commit(
+        to=to,
+        subject=subject,
+        template="session_update",
+        context={
+            "session": session,
+            "other": other,
+            "kind": kind,
+            "url": reverse("sessions:detail", args=[session.pk]),
+            **extra,
+        },
+    )
+
+
+def session_ended(*, session: Session) -> None:
+    _send(
+        session,
+        to=session.client,
+        subject="Your session ended: confirm it or report a problem",
+        kind="ended",
+        confirm_url=reverse("sessions:confirm", args=[session.pk]),
+    )
+
+
+def post_session(*, session: Session) -> None:
+    _send(
+        session,
+        to=session.client,
+        subject=f"Thank you for your session with {session.coach.user.display_name}",
+        kind="post_session",
+        book_url=reverse("payments:buy", args=[session.coach_id]),
+    )
+
+
+def session_cancelled(*, session: Session, by, credit_returned: bool) -> None:
+    for person in (session.client, session.coach.user):
+        _send(
+            session,
+            to=person,
+            subject="A session was cancelled",
+            kind="cancelled",
+            by=by,
+            credit_returned=credit_returned,
+        )
+
+
+def coach_late(*, session: Session) -> None:
+    _send(
+        session,
+        to=session.client,
+        subject="Your coach has not started the session yet",
+        kind="coach_late",
+        room_url=reverse("sessions:room", args=[session.pk]),
+    )
+
+
+def reminder(*, session: Session, minutes: int) -> None:
+    when = "tomorrow" if minutes >= 12 * 60 else f"in {minutes} minutes"
+    for person in (session.client, session.coach.user):
+        _send(session, to=person, subject=f"Reminder: your session starts {when}", kind="reminder")
+
+
+def report_decided(*, session: Session, report) -> None:
+    _send(
+        session,
+        to=session.client,
+        subject="Your report was decided",
+        kind="report_decided",
+        report=report,
+    )

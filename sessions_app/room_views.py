@@ -1,0 +1,178 @@
+"""The session page's lobby and room, confirm and report: one view per intent."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from sessions_app import services
+from sessions_app.forms import ConfirmForm, ReportForm
+from sessions_app.lifecycle import phase, room_opens_at
+from sessions_app.models import Session
+from sessions_app.views import _session_or_404
+
+
+def _go(request, url: str) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _room_context(request, session: Session) -> dict:
+    now = timezone.now()
+    info = phase(session, now)
+    is_coach = session.coach.user_id == request.user.pk
+    return {
+        "session": session,
+        "phase": info,
+        "is_coach": is_coach,
+        "other": session.client if is_coach else session.coach.user,
+        "opens_at": room_opens_at(session),
+        "in_call": request.GET.get("call") == "1" and info.status == Session.Status.IN_PROGRESS,
+        "now": now,
+    }
+
+
+LIVE = (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS)
+
+
+@login_required
+def room(request, session_id: int):
+    """The lobby (before the coach starts) and the call (after): one page whose state htmx
+    polls, so the client sees the coach start and is moved on, by itself, when it ends."""
+    session = _session_or_404(request, session_id)
+    context = _room_context(request, session)
+    status = context["phase"].status
+    if status not in LIVE:
+        # Over (ended by the coach or the clock): the client confirms or reports.
+        ended = status == Session.Status.ENDED and not context["is_coach"]
+        target = "sessions:confirm" if ended else "sessions:detail"
+        return _go(request, reverse(target, args=[session.pk]))
+    if request.htmx and request.htmx.target == "room-state":
+        return render(request, "sessions_app/room.html#room-state", context)
+    if context["phase"].room_open:
+        services.session_enter_lobby(session=session, by=request.user, now=context["now"])
+    return render(request, "sessions_app/room.html", context)
+
+
+@login_required
+@require_POST
+def start(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    try:
+        services.session_start(session=session, by=request.user, now=timezone.now())
+        services.session_join(session=session, by=request.user, now=timezone.now())
+    except services.BookingError as error:
+        messages.error(request, str(error))
+        return _go(request, reverse("sessions:room", args=[session.pk]))
+    return _go(request, reverse("sessions:room", args=[session.pk]) + "?call=1")
+
+
+@login_required
+@require_POST
+def join(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    info = phase(session, timezone.now())
+    if info.status != Session.Status.IN_PROGRESS:
+        messages.error(request, "The coach has not started the session yet.")
+        return _go(request, reverse("sessions:room", args=[session.pk]))
+    services.session_join(session=session, by=request.user, now=timezone.now())
+    return _go(request, reverse("sessions:room", args=[session.pk]) + "?call=1")
+
+
+@login_required
+@require_POST
+def leave(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    services.session_leave(session=session, by=request.user, now=timezone.now())
+    if session.coach.user_id == request.user.pk:
+        return _go(request, reverse("sessions:room", args=[session.pk]))
+    return _go(request, reverse("sessions:left", args=[session.pk]))
+
+
+@login_required
+def left(request, session_id: int):
+    """After Leave: rejoin, or report what went wrong."""
+    session = _session_or_404(request, session_id)
+    return render(request, "sessions_app/left.html", _room_context(request, session))
+
+
+@login_required
+@require_POST
+def end(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    try:
+        services.session_end(session=session, by=request.user, now=timezone.now())
+    except services.BookingError as error:
+        messages.error(request, str(error))
+        return _go(request, reverse("sessions:room", args=[session.pk]))
+    messages.success(request, "Session ended. The client is asked to confirm it.")
+    return _go(request, reverse("sessions:detail", args=[session.pk]))
+
+
+def _client_only(request, session: Session) -> None:
+    from django.http import Http404
+
+    if session.client_id != request.user.pk:
+        raise Http404("Only the client confirms or reports a session.")
+
+
+@login_required
+def confirm(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    _client_only(request, session)
+    now = timezone.now()
+    info = phase(session, now)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_confirm(
+                session=session,
+                by=request.user,
+                now=now,
+                rating=form.cleaned_data["rating"],
+                comment=form.cleaned_data["comment"],
+            )
+        except services.BookingError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Thank you! Your session is confirmed.")
+            return redirect("sessions:detail", session_id=session.pk)
+    context = {"session": session, "phase": info, "form": form}
+    return render(request, "sessions_app/confirm.html", context)
+
+
+@login_required
+def report(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    _client_only(request, session)
+    now = timezone.now()
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_report(session=session, by=request.user, now=now, **form.cleaned_data)
+        except services.BookingError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Your report was sent. An admin will decide and email you.")
+            return redirect("sessions:detail", session_id=session.pk)
+    context = {"session": session, "phase": phase(session, now), "form": form}
+    return render(request, "sessions_app/report.html", context)
+
+
+@login_required
+@require_POST
+def cancel(request, session_id: int):
+    session = _session_or_404(request, session_id)
+    try:
+        services.session_cancel(session=session, by=request.user, now=timezone.now())
+    except services.BookingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The session is cancelled; both of you were told.")
+    return redirect("sessions:detail", session_id=session.pk)

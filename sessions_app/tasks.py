@@ -1,0 +1,24 @@
+from celery import shared_task
+from django.utils import timezone
+
+from sessions_app import services
+
+
+@shared_task(name="sessions.coach_late")
+def coach_late() -> int:
+    return services.coach_late_notify_due(now=timezone.now())
+
+
+@shared_task(name="sessions.auto_end")
+def auto_end() -> int:
+    return services.sessions_auto_end_due(now=timezone.now())
+
+
+@shared_task(name="sessions.auto_confirm")
+def auto_confirm() -> int:
+    return services.sessions_auto_confirm_due(now=timezone.now())
+
+
+@shared_task(name="sessions.reminders")
+def reminders() -> int:
+    return services.reminders_send_due(now=timezone.now())
