@@ -121,3 +121,25 @@ def bookable_slots(
         ),
         grid_minutes=settings.HSE_SLOT_GRID_MINUTES,
     )
+
+
+def coach_rating(*, coach: CoachProfile) -> dict:
+    """{"average": 4.5 or None, "count": n} over the coach's rated, confirmed sessions."""
+    from django.db.models import Avg, Count
+
+    from sessions_app.models import Session
+
+    return Session.objects.filter(
+        coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
+    ).aggregate(average=Avg("rating"), count=Count("id"))
+
+
+def coach_reviews(*, coach: CoachProfile, limit: int = 5):
+    from sessions_app.models import Session
+
+    return (
+        Session.objects.filter(coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False)
+        .exclude(rating_comment="")
+        .select_related("client")
+        .order_by("-closed_at")[:limit]
+    )

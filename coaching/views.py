@@ -81,6 +81,8 @@ def coach_detail(request, coach_id: int):
     show_all = request.GET.get("show") == "all"
     context = {
         "coach": coach,
+        "rating": selectors.coach_rating(coach=coach),
+        "reviews": selectors.coach_reviews(coach=coach),
         "duration": duration,
         "durations": [
             (

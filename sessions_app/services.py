@@ -266,9 +266,9 @@ def _catch_up(session: Session, now: datetime) -> None:
     action never works on a state the clock has already left."""
     from sessions_app.lifecycle import auto_confirm_at, auto_end_at
 
-    if session.status in (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS):
-        if now >= auto_end_at(session):
-            _auto_end_locked(session, now=now)
+    live = (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS)
+    if session.status in live and now >= auto_end_at(session):
+        _auto_end_locked(session, now=now)
     if session.status == Session.Status.ENDED and now >= auto_confirm_at(session):
         _auto_confirm_locked(session, now=now)
 

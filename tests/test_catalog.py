@@ -185,5 +185,5 @@ def test_coach_page_query_count_is_fixed(client, bob, django_assert_max_num_quer
             starts_at=datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC")),
             ends_at=datetime(2030, 1, 2, tzinfo=ZoneInfo("UTC")),
         )
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):
         assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 200

@@ -1,0 +1,360 @@
+"""One session walked through every minute that matters, the timers, cancellation and
+the admins' report decisions."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from freezegun import freeze_time
+
+from payments.models import Credit, WalletEntry
+from payments.services import _wallet_post, order_pay_with_wallet, order_start, wallet_balance
+from sessions_app import services
+from sessions_app.lifecycle import phase
+from sessions_app.models import Attendance, Report, Session, SessionEvent
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+T = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York: Bob's hours
+BOOKED_AT = T - timedelta(days=5)
+
+
+def at(minutes: float) -> datetime:
+    return T + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def session(alice, bob, leadership):
+    _wallet_post(user=alice, amount=10000, reason="top_up", idempotency_key="fund", now=BOOKED_AT)
+    order = order_start(
+        client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
+        method="wallet", starts_at=T, now=BOOKED_AT,
+    )  # fmt: skip
+    order_pay_with_wallet(order=order, now=BOOKED_AT)
+    return Session.objects.get()
+
+
+def room(client, session):
+    return client.get(reverse("sessions:room", args=[session.pk]))
+
+
+def sweeps(now) -> tuple[int, int, int, int]:
+    return (
+        services.coach_late_notify_due(now=now),
+        services.sessions_auto_end_due(now=now),
+        services.sessions_auto_confirm_due(now=now),
+        services.reminders_send_due(now=now),
+    )
+
+
+def test_walk_one_session_through_every_minute_that_matters(
+    client, alice, bob, session, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeps(T - timedelta(hours=23)) == (0, 0, 0, 1)  # the day-before reminder
+        assert sweeps(T - timedelta(hours=23)) == (0, 0, 0, 0)
+    assert len([m for m in mailoutbox if "Reminder" in m.subject]) == 2  # client and coach
+
+    with freeze_time(at(-16)):
+        assert not phase(session, at(-16)).room_open
+        detail = client.get(reverse("sessions:detail", args=[session.pk])).content.decode()
+        assert '<button class="btn btn-primary" disabled>Enter room</button>' in detail
+        assert "opens at" in detail
+
+    with freeze_time(at(-15)):
+        assert phase(session, at(-15)).room_open
+        page = room(client, session).content.decode()
+        assert "Waiting for Bob Coach to start" in page
+        assert "Report</a>" not in page
+
+    with freeze_time(at(4)):
+        assert not phase(session, at(4)).can_report
+        assert "has not started 5 minutes" not in room(client, session).content.decode()
+        assert sweeps(at(4))[0] == 0
+
+    with freeze_time(at(5)), django_capture_on_commit_callbacks(execute=True):
+        assert phase(session, at(5)).can_report
+        assert (
+            "has not started 5 minutes after the start time"
+            in room(client, session).content.decode()
+        )
+        assert sweeps(at(5))[0] == 1
+        assert sweeps(at(5))[0] == 0
+    assert any("has not started" in m.subject for m in mailoutbox)
+
+    with freeze_time(at(6)):
+        client.force_login(bob.user)
+        response = client.post(reverse("sessions:start", args=[session.pk]))
+        assert response.status_code == 302
+        session.refresh_from_db()
+        assert session.status == "in_progress" and session.started_at == at(6)
+        client.force_login(alice)
+        assert "has started the session" in room(client, session).content.decode()
+        client.post(reverse("sessions:join", args=[session.pk]))
+
+    with freeze_time(at(50)):
+        client.force_login(bob.user)
+        client.post(reverse("sessions:end", args=[session.pk]))
+        session.refresh_from_db()
+        assert session.status == "ended" and session.ended_at == at(50)
+        client.force_login(alice)
+        # The client still in the room is moved to confirm-or-report by the room's poll.
+        polled = client.get(
+            reverse("sessions:room", args=[session.pk]) + "?call=1",
+            headers={"HX-Request": "true", "HX-Target": "room-state"},
+        )
+        assert polled["HX-Redirect"] == reverse("sessions:confirm", args=[session.pk])
+        assert client.get("/").context["pending_count"] == 1  # confirm or report
+
+    kinds = list(Attendance.objects.values_list("kind", flat=True))
+    assert kinds.count("lobby") >= 1 and {"start", "join", "end"} <= set(kinds)
+
+    almost = session.ended_at + timedelta(hours=72, minutes=-1)
+    with freeze_time(almost):
+        assert sweeps(almost)[2] == 0
+        assert phase(session, almost).status == "ended"
+    ended = session.ended_at + timedelta(hours=72)
+    with freeze_time(ended):
+        assert phase(session, ended).status == "confirmed"  # pages know before the sweep
+        assert sweeps(ended)[2] == 1
+        events = SessionEvent.objects.count()
+        assert sweeps(ended) == (0, 0, 0, 0)
+        assert SessionEvent.objects.count() == events
+    session.refresh_from_db()
+    assert session.status == "confirmed"
+    assert session.credit.status == Credit.Status.USED
+
+
+def test_a_coach_who_leaves_without_ending_is_ended_15_minutes_after_the_end(session, bob):
+    services.session_start(session=session, by=bob.user, now=at(0))
+    end = session.ends_at
+
+    assert sweeps(end + timedelta(minutes=14))[1] == 0
+    assert phase(Session.objects.get(), end + timedelta(minutes=15)).status == "ended"
+    assert sweeps(end + timedelta(minutes=15))[1] == 1
+    assert sweeps(end + timedelta(minutes=15))[1] == 0
+    session.refresh_from_db()
+    assert session.status == "ended" and session.ended_at == end + timedelta(minutes=15)
+    assert Attendance.objects.filter(kind="auto_end").count() == 1
+
+
+def test_confirm_rates_the_coach_and_sends_the_post_session_email(
+    client, alice, bob, session, mailoutbox, django_capture_on_commit_callbacks
+):
+    services.session_start(session=session, by=bob.user, now=at(0))
+    services.session_end(session=session, by=bob.user, now=at(55))
+    client.force_login(alice)
+
+    with freeze_time(at(60)), django_capture_on_commit_callbacks(execute=True):
+        bad = client.post(reverse("sessions:confirm", args=[session.pk]), {"rating": "9"})
+        good = client.post(
+            reverse("sessions:confirm", args=[session.pk]),
+            {"rating": "5", "comment": "Clear and kind"},
+        )
+
+    assert "Select a valid choice" in bad.content.decode()
+    assert good.status_code == 302
+    session.refresh_from_db()
+    assert (session.status, session.rating, session.rating_comment) == (
+        "confirmed",
+        5,
+        "Clear and kind",
+    )
+    assert any("Thank you for your session" in m.subject for m in mailoutbox)
+    page = client.get(reverse("coaching:coach_detail", args=[bob.pk])).content.decode()
+    assert "5.0" in page and "1 review" in page
+
+
+def test_only_the_client_confirms_or_reports_and_strangers_see_nothing(
+    client, alice, carol, bob, session
+):
+    services.session_start(session=session, by=bob.user, now=at(0))
+    services.session_end(session=session, by=bob.user, now=at(55))
+    for person, status in ((bob.user, 404), (carol, 404), (UserFactory(), 404)):
+        client.force_login(person)
+        assert client.get(reverse("sessions:confirm", args=[session.pk])).status_code == status
+        assert (
+            client.post(
+                reverse("sessions:report", args=[session.pk]), {"reason": "other", "details": "x"}
+            ).status_code
+            == status
+        )
+    client.force_login(carol)
+    for name in ("detail", "room", "left"):
+        assert client.get(reverse(f"sessions:{name}", args=[session.pk])).status_code == 404
+    for name in ("start", "join", "leave", "end", "cancel"):
+        assert client.post(reverse(f"sessions:{name}", args=[session.pk])).status_code == 404
+    session.refresh_from_db()
+    assert session.status == "ended"
+
+
+def test_the_client_cannot_start_or_end_and_the_coach_cannot_confirm(alice, bob, session):
+    with pytest.raises(services.BookingError, match="Only the coach"):
+        services.session_start(session=session, by=alice, now=at(0))
+    services.session_start(session=session, by=bob.user, now=at(0))
+    with pytest.raises(services.BookingError, match="Only the coach"):
+        services.session_end(session=session, by=alice, now=at(10))
+    services.session_end(session=session, by=bob.user, now=at(10))
+    with pytest.raises(services.BookingError, match="Only the client"):
+        services.session_confirm(session=session, by=bob.user, now=at(20))
+
+
+@pytest.mark.parametrize(
+    ("who", "hours_before", "credit_after"),
+    [("client", 25, "available"), ("client", 23, "used"), ("coach", 1, "available")],
+)
+def test_cancelling_returns_or_uses_the_credit(
+    alice,
+    bob,
+    session,
+    who,
+    hours_before,
+    credit_after,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    by = alice if who == "client" else bob.user
+    with django_capture_on_commit_callbacks(execute=True):
+        services.session_cancel(session=session, by=by, now=T - timedelta(hours=hours_before))
+
+    session.refresh_from_db()
+    assert session.status == "cancelled"
+    assert session.credit.status == credit_after
+    assert sorted(m.to[0] for m in mailoutbox if "cancelled" in m.subject) == sorted(
+        [alice.email, bob.user.email]
+    )
+    with pytest.raises(services.BookingError):
+        services.session_cancel(session=session, by=by, now=T - timedelta(hours=hours_before))
+
+
+def test_reporting_a_late_coach_from_the_lobby(client, alice, session):
+    client.force_login(alice)
+    with freeze_time(at(4)):
+        early = client.post(
+            reverse("sessions:report", args=[session.pk]),
+            {"reason": "no_show", "details": "Nobody came"},
+        )
+        assert "cannot be reported now" in early.content.decode()
+    with freeze_time(at(7)):
+        empty = client.post(
+            reverse("sessions:report", args=[session.pk]), {"reason": "no_show", "details": ""}
+        )
+        assert "This field is required" in empty.content.decode()
+        done = client.post(
+            reverse("sessions:report", args=[session.pk]),
+            {"reason": "no_show", "details": "Nobody came"},
+        )
+    assert done.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "reported"
+    assert Report.objects.get().reason == "no_show"
+
+
+@pytest.fixture
+def sam(db):
+    return UserFactory(
+        display_name="Sam Staff", email="sam@example.com", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def report(alice, session):
+    return services.session_report(
+        session=session, by=alice, now=at(7), reason="no_show", details="Nobody came"
+    )
+
+
+def decide(client, report, button, note=""):
+    return client.post(
+        reverse("admin:sessions_app_report_change", args=[report.pk]),
+        {"decision_note": note, button: "1"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("button", "balance", "session_status", "credit_status", "state"),
+    [
+        ("_refund_wallet", 10000, "refunded", "refunded", "refunded"),
+        (
+            "_refund_original",
+            10000,
+            "refunded",
+            "refunded",
+            "refunded",
+        ),  # paid by wallet: back to it
+        ("_return_credit", 0, "cancelled", "available", "credit"),
+    ],
+)
+def test_each_decision_moves_money_once_even_when_clicked_twice(
+    client,
+    alice,
+    sam,
+    report,
+    button,
+    balance,
+    session_status,
+    credit_status,
+    state,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    client.force_login(sam)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = decide(client, report, button)
+        second = decide(client, report, button)
+
+    assert first.status_code == second.status_code == 302
+    report.refresh_from_db()
+    assert (report.state, report.decided_by) == (state, sam)
+    assert wallet_balance(user=alice) == balance
+    assert WalletEntry.objects.filter(reason="refund").count() == (1 if balance else 0)
+    session = report.session
+    session.refresh_from_db()
+    assert session.status == session_status
+    assert session.credit.status == credit_status
+    assert len([m for m in mailoutbox if "decided" in m.subject]) == 1
+
+
+def test_declining_needs_a_note_and_moves_no_money(
+    client, alice, sam, report, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(sam)
+    decide(client, report, "_decline")
+    report.refresh_from_db()
+    assert report.state == "open"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(client, report, "_decline", note="The attendance shows the coach started on time.")
+
+    report.refresh_from_db()
+    assert report.state == "declined"
+    assert wallet_balance(user=alice) == 0
+    assert not WalletEntry.objects.filter(reason="refund").exists()
+    mail = next(m for m in mailoutbox if "decided" in m.subject)
+    assert "The attendance shows the coach started on time." in mail.body
+
+
+def test_only_staff_reach_the_admin(client, alice, bob, report):
+    url = reverse("admin:sessions_app_report_change", args=[report.pk])
+    for person in (alice, bob.user):
+        client.force_login(person)
+        response = client.post(url, {"_refund_wallet": "1"})
+        assert response.status_code == 302 and "/admin/login/" in response.url
+    report.refresh_from_db()
+    assert report.state == "open"
+
+
+def test_the_report_page_shows_evidence_and_the_list_puts_open_first(
+    client, alice, bob, sam, report
+):
+    services.session_enter_lobby(session=report.session, by=alice, now=at(-2))
+    client.force_login(sam)
+
+    page = client.get(
+        reverse("admin:sessions_app_report_change", args=[report.pk])
+    ).content.decode()
+    listing = client.get(reverse("admin:sessions_app_report_changelist"), {"q": "alice"})
+
+    assert "Entered the lobby" in page and "Nobody came" in page and "Refund to wallet" in page
+    assert listing.status_code == 200 and "Leadership" in listing.content.decode()
