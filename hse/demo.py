@@ -234,12 +234,14 @@ def _load_bookings_and_requests(skills: dict) -> None:
     berta = User.objects.get(email="berta@demo.hse").coach_profile
     leadership, career = skills["Leadership"], skills["Career change"]
 
+    purchases = iter(range(100))
+
     def buy(client, coach, skill, quantity):
         payments._wallet_post(
             user=client,
             amount=100_000,
             reason="top_up",
-            idempotency_key=f"demo-{client.pk}-{coach.pk}",
+            idempotency_key=f"demo-{client.pk}-{coach.pk}-{next(purchases)}",
             note="demo money",
             now=now,
         )
@@ -283,6 +285,50 @@ def _load_bookings_and_requests(skills: dict) -> None:
         by=carol, coach=berta, client=carol, starts_at=soon, now=soon - timedelta(hours=80)
     )
     requests.requests_expire_due(now=now)
+    _load_session_states(alice, bob, leadership, buy, now)
+
+
+def _load_session_states(alice, bob, leadership, buy, now) -> None:
+    """Alice's sessions with Bob in every state: one about to start (its room is open at
+    once), one ended and awaiting her confirmation, one reported, one confirmed and rated."""
+    from sessions_app import services as booking
+
+    buy(alice, bob, leadership, 5)
+
+    def book(start):
+        credit = alice.credits.filter(status="available").first()
+        session = booking.session_reserve(
+            coach=bob, client=alice, skill=leadership, duration_minutes=60, starts_at=start,
+            now=start - timedelta(days=2), credit=credit, within_availability=False,
+        )  # fmt: skip
+        credit.status = "scheduled"
+        credit.save(update_fields=["status"])
+        return session
+
+    grid = now.replace(second=0, microsecond=0)
+    grid -= timedelta(minutes=grid.minute % 5)
+    book(grid + timedelta(minutes=10))  # starts in 10 minutes or less: the room is open
+
+    ended = book(grid - timedelta(hours=2))
+    booking.session_start(session=ended, by=bob.user, now=ended.starts_at + timedelta(minutes=1))
+    booking.session_end(session=ended, by=bob.user, now=ended.ends_at - timedelta(minutes=2))
+
+    reported = book(grid - timedelta(days=1, hours=3))
+    booking.session_enter_lobby(
+        session=reported, by=alice, now=reported.starts_at - timedelta(minutes=3)
+    )
+    booking.session_report(
+        session=reported, by=alice, now=reported.starts_at + timedelta(minutes=9),
+        reason="no_show", details="I waited 10 minutes in the lobby and Bob never started.",
+    )  # fmt: skip
+
+    confirmed = book(grid - timedelta(days=3, hours=1))
+    booking.session_start(session=confirmed, by=bob.user, now=confirmed.starts_at)
+    booking.session_end(session=confirmed, by=bob.user, now=confirmed.ends_at)
+    booking.session_confirm(
+        session=confirmed, by=alice, now=confirmed.ends_at + timedelta(minutes=5), rating=5,
+        comment="Clear, warm and practical. I left with a plan for my first one-to-ones.",
+    )  # fmt: skip
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class RequestsAppConfig(AppConfig):
     name = "requests_app"
+    verbose_name = "Session requests"

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from hse.money import format_money
 from sessions_app import services
 from sessions_app.models import Attendance, PreSessionSurvey, Report, Session, SessionEvent
 
@@ -126,15 +127,16 @@ class ReportAdmin(admin.ModelAdmin):
     def session_summary(self, report):
         session = report.session
         return format_html(
-            '<a href="{}">#{}</a> · {} · {} – {} UTC · {} min · paid {} {}',
+            '<a href="{}">#{}</a> · {} · {} – {} UTC · {} min · paid {}',
             reverse("admin:sessions_app_session_change", args=[session.pk]),
             session.pk,
             session.skill,
             f"{session.starts_at:%Y-%m-%d %H:%M}",
             f"{session.ends_at:%H:%M}",
             session.duration_minutes,
-            session.credit.price_paid / 100 if session.credit else "—",
-            session.credit.currency if session.credit else "",
+            format_money(session.credit.price_paid, session.credit.currency)
+            if session.credit
+            else "—",
         )
 
     @admin.display(description="People")

@@ -233,3 +233,34 @@ def calendar_items(
         for r in requests
     ]
     return sorted(items, key=lambda item: (item.starts_at, item.kind))
+
+
+@dataclass(frozen=True)
+class MonthEarnings:
+    month: datetime
+    sessions: int
+    gross: int
+    net: int
+
+
+def coach_earnings(*, coach, zone, months: int = 12) -> list[MonthEarnings]:
+    """Per month (in ``zone``), newest first: confirmed sessions, what clients paid, and the
+    coach's share after the platform fee. Refunded sessions earn nothing."""
+    from django.conf import settings
+
+    rows = (
+        Session.objects.filter(coach=coach, status=Session.Status.CONFIRMED, credit__isnull=False)
+        .values_list("starts_at", "credit__price_paid")
+        .order_by("-starts_at")
+    )
+    keep = 100 - settings.HSE_PLATFORM_FEE_PERCENT
+    by_month: dict = {}
+    for starts_at, paid in rows:
+        local = starts_at.astimezone(zone)
+        key = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        count, gross = by_month.get(key, (0, 0))
+        by_month[key] = (count + 1, gross + paid)
+    return [
+        MonthEarnings(month=key, sessions=count, gross=gross, net=gross * keep // 100)
+        for key, (count, gross) in sorted(by_month.items(), reverse=True)[:months]
+    ]

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:session_id>/survey/", views.survey, name="survey"),
     path("schedule/<int:credit_id>/", views.schedule, name="schedule"),
     path("past/", views.past, name="past"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("<int:session_id>/room/", room_views.room, name="room"),
     path("<int:session_id>/start/", room_views.start, name="start"),
     path("<int:session_id>/join/", room_views.join, name="join"),

@@ -220,3 +220,25 @@ def local_midnight(day: date, zone):
     from coaching.availability import boundary_instant
 
     return boundary_instant(day, 0, zone)
+
+
+@login_required
+def dashboard(request):
+    """The coach's desk: what is coming, what to answer, what was earned."""
+    from coaching.models import CoachProfile
+    from requests_app.selectors import requests_awaiting
+
+    coach = CoachProfile.objects.filter(user=request.user).first()
+    if coach is None:
+        raise Http404("Only coaches have a dashboard.")
+    now = timezone.now()
+    earnings = selectors.coach_earnings(coach=coach, zone=request.viewer_zone)
+    context = {
+        "coach": coach,
+        "upcoming": selectors.sessions_upcoming(user=request.user, now=now)[:8],
+        "awaiting": requests_awaiting(user=request.user, now=now)[:8],
+        "earnings": earnings,
+        "total_net": sum(month.net for month in earnings),
+        "fee": settings.HSE_PLATFORM_FEE_PERCENT,
+    }
+    return render(request, "sessions_app/dashboard.html", context)

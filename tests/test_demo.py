@@ -31,7 +31,16 @@ def test_demo_data_fills_an_empty_database_once_and_prints_logins(client, capsys
 
     states = set(SessionRequest.objects.values_list("status", flat=True))
     assert states == {"pending", "accepted", "rejected", "cancelled", "expired"}
-    assert Session.objects.filter(status="scheduled").count() >= 2
+    assert Session.objects.filter(status="scheduled").count() >= 3
+    assert {"ended", "reported", "confirmed"} <= set(
+        Session.objects.values_list("status", flat=True)
+    )
+    from django.utils import timezone
+
+    from sessions_app.lifecycle import phase
+
+    soon = Session.objects.filter(status="scheduled").order_by("starts_at").first()
+    assert phase(soon, timezone.now()).room_open  # a newcomer can enter a room at once
     alice = User.objects.get(email="alice@demo.hse")
     bob = User.objects.get(email="bob@demo.hse")
     client.force_login(alice)

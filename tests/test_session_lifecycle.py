@@ -358,3 +358,18 @@ def test_the_report_page_shows_evidence_and_the_list_puts_open_first(
 
     assert "Entered the lobby" in page and "Nobody came" in page and "Refund to wallet" in page
     assert listing.status_code == 200 and "Leadership" in listing.content.decode()
+
+
+def test_the_coach_dashboard_shows_earnings_after_the_fee(client, alice, bob, session):
+    services.session_start(session=session, by=bob.user, now=at(0))
+    services.session_end(session=session, by=bob.user, now=at(55))
+    services.session_confirm(session=session, by=alice, now=at(60), rating=4)
+    client.force_login(bob.user)
+
+    page = client.get(reverse("sessions:dashboard"))
+
+    months = page.context["earnings"]
+    assert [(m.sessions, m.gross, m.net) for m in months] == [(1, 10000, 8500)]
+    assert "$85.00" in page.content.decode()
+    client.force_login(alice)
+    assert client.get(reverse("sessions:dashboard")).status_code == 404

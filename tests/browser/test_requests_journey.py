@@ -55,6 +55,7 @@ def test_propose_adjust_in_the_sidebar_accept_from_the_calendar(
     coach_page = new_page(time_zone="America/New_York")
     log_in(coach_page, live_server.url, bob.user.email)
     assert coach_page.locator("#pending-actions .count").inner_text() == "1"
+    coach_page.goto(f"{live_server.url}/sessions/")
     coach_page.click("#pending-actions")
     coach_page.wait_for_selector("#pending-panel")
     screenshot(coach_page, "pending-sidebar")
