@@ -4,6 +4,7 @@ A malformed value stops start-up with a message naming the variable, so a typo i
 production configuration never turns silently into a default.
 """
 
+import json
 import os
 import zoneinfo
 
@@ -93,3 +94,17 @@ def env_timezone(name: str, default: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise EnvError(f"{name} must be an IANA time zone name, not {value!r}") from None
     return value
+
+
+def env_json_list(name: str, default: list) -> list:
+    """A JSON list of objects, e.g. ICE servers: [{"urls": "stun:..."}]."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise EnvError(f"{name} must be a JSON list, not {value!r} ({error.msg})") from None
+    if not isinstance(parsed, list) or not all(isinstance(item, dict) for item in parsed):
+        raise EnvError(f"{name} must be a JSON list of objects, not {value!r}")
+    return parsed

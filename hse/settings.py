@@ -15,6 +15,7 @@ from hse.env import (
     env_bool,
     env_choice,
     env_int,
+    env_json_list,
     env_list,
     env_str,
     env_timezone,
@@ -111,6 +112,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     _db["CONN_MAX_AGE"] = 0
+    # Tests on SQLite use a file too: an in-memory database shares one cache whose table
+    # locks ignore the busy timeout, so threaded live-server tests would fail on it.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
@@ -216,6 +220,14 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE", None, ("http", "https"))
 # Test keys (and the local stand-in) make the site say that payments are in test mode.
 STRIPE_TEST_MODE = not (STRIPE_SECRET_KEY or "").startswith("sk_live_")
+
+# --- Video calls (WebRTC) ----------------------------------------------------------------------
+
+# ICE servers for the browsers, as the JSON list RTCPeerConnection takes, e.g.
+# [{"urls": "stun:stun.example.org:3478"},
+#  {"urls": "turn:turn.example.org:3478", "username": "hse", "credential": "..."}].
+# Empty: host candidates only, which connect browsers on one machine or one LAN.
+ICE_SERVERS = env_json_list("ICE_SERVERS", [])
 
 # --- Internationalisation, static files -----------------------------------------------------
 

@@ -24,6 +24,12 @@ class InsufficientFunds(PaymentError):
     pass
 
 
+def _row_key(row) -> str:
+    """A key for Stripe's idempotency derived from our row: its table, id and creation
+    time, so a database that was reset (new rows, old ids) never replays an old answer."""
+    return f"{row._meta.model_name}-{row.pk}-{row.created_at.timestamp():.6f}"
+
+
 # --- Wallet --------------------------------------------------------------------------------
 
 
@@ -179,7 +185,7 @@ def order_checkout_url(*, order: Order) -> str:
             success_url=settings.SITE_URL + reverse("payments:order_detail", args=[order.pk]),
             cancel_url=settings.SITE_URL + reverse("payments:order_detail", args=[order.pk]),
             expires_at=order.expires_at,
-            idempotency_key=f"hse-order-{order.pk}-checkout",
+            idempotency_key=f"hse-{_row_key(order)}-checkout",
         )
     except stripe_gateway.PaymentsUnavailable:
         order_expire(order=order, now=order.expires_at, why="Stripe unavailable", force=True)
@@ -329,7 +335,7 @@ def topup_checkout_url(*, top_up: TopUp, now: datetime) -> str:
         success_url=settings.SITE_URL + reverse("payments:wallet") + f"?topup={top_up.pk}",
         cancel_url=settings.SITE_URL + reverse("payments:wallet"),
         expires_at=now + timedelta(minutes=settings.HSE_HOLD_MINUTES),
-        idempotency_key=f"hse-topup-{top_up.pk}-checkout",
+        idempotency_key=f"hse-{_row_key(top_up)}-checkout",
     )
     TopUp.objects.filter(pk=top_up.pk).update(
         stripe_checkout_id=checkout.id, stripe_checkout_url=checkout.url
@@ -436,7 +442,7 @@ _HANDLERS = {
 
 
 def _refund_key(credit: Credit) -> str:
-    return f"hse-credit-{credit.pk}-refund"
+    return f"hse-{_row_key(credit)}-refund"
 
 
 def _refund_begin(

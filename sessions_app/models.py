@@ -172,6 +172,32 @@ class Report(models.Model):
         return f"Report on session {self.session_id} ({self.get_state_display()})"
 
 
+class Signal(models.Model):
+    """One WebRTC signalling message (offer, answer, ICE candidate, hello, bye) from one
+    person of a session to the other, relayed by polling. Kept short-lived: only the
+    session's two people read them, and only while the room is open."""
+
+    class Kind(models.TextChoices):
+        HELLO = "hello", "Joined"
+        OFFER = "offer", "Offer"
+        ANSWER = "answer", "Answer"
+        CANDIDATE = "candidate", "ICE candidate"
+        BYE = "bye", "Left"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="signals")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["session", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.sender_id} in session {self.session_id}"
+
+
 class SessionEvent(models.Model):
     """Append-only log of every state change: who, when, from, to, why."""
 

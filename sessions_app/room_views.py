@@ -24,16 +24,32 @@ def _go(request, url: str) -> HttpResponse:
 
 
 def _room_context(request, session: Session) -> dict:
+    from django.conf import settings
+
+    from sessions_app.signalling import last_signal_id
+
     now = timezone.now()
     info = phase(session, now)
     is_coach = session.coach.user_id == request.user.pk
+    in_call = request.GET.get("call") == "1" and info.status == Session.Status.IN_PROGRESS
+    other = session.client if is_coach else session.coach.user
+    call_config = None
+    if in_call:
+        call_config = {
+            "role": "coach" if is_coach else "client",
+            "signalsUrl": reverse("sessions:signals", args=[session.pk]),
+            "lastSignalId": last_signal_id(session=session),
+            "iceServers": settings.ICE_SERVERS,
+            "otherName": other.display_name,
+        }
     return {
+        "call_config": call_config,
         "session": session,
         "phase": info,
         "is_coach": is_coach,
-        "other": session.client if is_coach else session.coach.user,
+        "other": other,
         "opens_at": room_opens_at(session),
-        "in_call": request.GET.get("call") == "1" and info.status == Session.Status.IN_PROGRESS,
+        "in_call": in_call,
         "now": now,
     }
 
@@ -53,6 +69,8 @@ def room(request, session_id: int):
         ended = status == Session.Status.ENDED and not context["is_coach"]
         target = "sessions:confirm" if ended else "sessions:detail"
         return _go(request, reverse(target, args=[session.pk]))
+    if request.GET.get("watch") == "1":
+        return HttpResponse(status=204)  # the call's watcher: still live, nothing to do
     if request.htmx and request.htmx.target == "room-state":
         return render(request, "sessions_app/room.html#room-state", context)
     if context["phase"].room_open:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app import room_views, views
+from sessions_app import call_views, room_views, views
 
 app_name = "sessions"
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("past/", views.past, name="past"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("<int:session_id>/room/", room_views.room, name="room"),
+    path("<int:session_id>/signals/", call_views.signals, name="signals"),
     path("<int:session_id>/start/", room_views.start, name="start"),
     path("<int:session_id>/join/", room_views.join, name="join"),
     path("<int:session_id>/leave/", room_views.leave, name="leave"),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from freezegun import freeze_time
 
 from payments.models import Credit, WalletEntry
-from payments.services import _wallet_post, order_pay_with_wallet, order_start, wallet_balance
+from payments.services import wallet_balance
 from sessions_app import services
 from sessions_app.lifecycle import phase
 from sessions_app.models import Attendance, Report, Session, SessionEvent
@@ -21,17 +21,6 @@ BOOKED_AT = T - timedelta(days=5)
 
 def at(minutes: float) -> datetime:
     return T + timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def session(alice, bob, leadership):
-    _wallet_post(user=alice, amount=10000, reason="top_up", idempotency_key="fund", now=BOOKED_AT)
-    order = order_start(
-        client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
-        method="wallet", starts_at=T, now=BOOKED_AT,
-    )  # fmt: skip
-    order_pay_with_wallet(order=order, now=BOOKED_AT)
-    return Session.objects.get()
 
 
 def room(client, session):

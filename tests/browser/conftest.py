@@ -1,9 +1,15 @@
 """Browser tests: Playwright for Python driving Debian's Chromium (never a downloaded one)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+
+from sessions_app import services
+from tests.factories import UserFactory
+from tests.test_requests import package
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there
 # unless told that this test process knows what it is doing.
@@ -18,6 +24,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A real call between two contexts on one machine: fake camera and microphone, no
+    # permission prompt, loopback candidates allowed and not hidden behind mDNS names.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 
@@ -64,3 +77,33 @@ def screenshot():
         return path
 
     return take
+
+
+@pytest.fixture
+def booked(people):
+    """A session with Bob that started a minute ago, booked from Alice's package."""
+    alice, bob = people
+    package(alice, bob, bob.skills.first())
+    credit = alice.credits.filter(status="available").first()
+    now = timezone.now().replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=now.minute % 5) - timedelta(minutes=5)
+    session = services.session_reserve(
+        coach=bob, client=alice, skill=credit.skill, duration_minutes=60, starts_at=start,
+        now=start - timedelta(days=1), credit=credit, within_availability=False,
+    )  # fmt: skip
+    return alice, bob, session
+
+
+@pytest.fixture
+def people(db):
+    from tests.factories import CoachFactory, SkillFactory
+
+    skill = SkillFactory(name="Leadership", slug="leadership")
+    bob = CoachFactory(
+        user__display_name="Bob Whitaker", user__time_zone="America/New_York",
+        time_zone="America/New_York", skills=[skill],
+    )  # fmt: skip
+    alice = UserFactory(
+        display_name="Alice Novak", email="alice@example.com", time_zone="Europe/Berlin"
+    )
+    return alice, bob

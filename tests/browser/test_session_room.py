@@ -1,46 +1,11 @@
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from payments.services import wallet_balance
-from sessions_app import services
 from sessions_app.models import Report, Session
 from tests.browser.test_buying import log_in
 from tests.factories import UserFactory
-from tests.test_requests import package
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def booked(people):
-    """A session with Bob that started a minute ago, booked from Alice's package."""
-    alice, bob = people
-    package(alice, bob, bob.skills.first())
-    credit = alice.credits.filter(status="available").first()
-    now = timezone.now().replace(second=0, microsecond=0)
-    start = now - timedelta(minutes=now.minute % 5) - timedelta(minutes=5)
-    session = services.session_reserve(
-        coach=bob, client=alice, skill=credit.skill, duration_minutes=60, starts_at=start,
-        now=start - timedelta(days=1), credit=credit, within_availability=False,
-    )  # fmt: skip
-    return alice, bob, session
-
-
-@pytest.fixture
-def people(db):
-    from tests.factories import CoachFactory, SkillFactory
-
-    skill = SkillFactory(name="Leadership", slug="leadership")
-    bob = CoachFactory(
-        user__display_name="Bob Whitaker", user__time_zone="America/New_York",
-        time_zone="America/New_York", skills=[skill],
-    )  # fmt: skip
-    alice = UserFactory(
-        display_name="Alice Novak", email="alice@example.com", time_zone="Europe/Berlin"
-    )
-    return alice, bob
 
 
 def test_lobby_start_end_and_the_client_lands_on_confirm_by_itself(

@@ -1,0 +1,194 @@
+// The video call in the session room: WebRTC between the coach and the client, with
+// signalling (offer, answer, ICE candidates) relayed by the application through polling.
+// The coach makes the offers; whoever arrives, or comes back after a refresh, says "hello",
+// and the coach answers a hello with a fresh offer, so a reload or a dropped line reconnects.
+(function () {
+  "use strict";
+  var configElement = document.getElementById("call-config");
+  if (!configElement) return;
+  var config = JSON.parse(configElement.textContent);
+  var csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"];
+
+  var call = document.getElementById("call");
+  var remoteVideo = document.getElementById("remote-video");
+  var localVideo = document.getElementById("local-video");
+  var waiting = document.getElementById("call-waiting");
+  var statusText = document.getElementById("call-status");
+  var problemBox = document.getElementById("call-problem");
+  var problemText = document.getElementById("call-problem-text");
+  var micButton = document.getElementById("toggle-mic");
+  var cameraButton = document.getElementById("toggle-camera");
+
+  var peer = null;
+  var localStream = null;
+  var queuedCandidates = [];
+  var lastId = config.lastSignalId;
+  var polling = true;
+  var leaving = false;
+
+  function setState(state, text) {
+    call.dataset.state = state;
+    if (text) statusText.textContent = text;
+    waiting.hidden = state === "connected";
+  }
+
+  function showProblem(text) {
+    problemText.textContent = text;
+    problemBox.hidden = !text;
+  }
+
+  function send(kind, data, keepalive) {
+    return fetch(config.signalsUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: !!keepalive,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ kind: kind, data: data || {} }),
+    });
+  }
+
+  function closePeer() {
+    if (!peer) return;
+    peer.onicecandidate = peer.ontrack = peer.onconnectionstatechange = null;
+    peer.close();
+    peer = null;
+  }
+
+  function newPeer() {
+    closePeer();
+    queuedCandidates = [];
+    peer = new RTCPeerConnection({ iceServers: config.iceServers });
+    if (localStream) {
+      localStream.getTracks().forEach(function (track) { peer.addTrack(track, localStream); });
+    } else {
+      peer.addTransceiver("audio", { direction: "recvonly" });
+      peer.addTransceiver("video", { direction: "recvonly" });
+    }
+    peer.onicecandidate = function (event) {
+      if (event.candidate) send("candidate", event.candidate.toJSON());
+    };
+    peer.ontrack = function (event) {
+      if (remoteVideo.srcObject !== event.streams[0]) remoteVideo.srcObject = event.streams[0];
+    };
+    var current = peer;
+    peer.onconnectionstatechange = function () {
+      if (peer !== current) return;
+      var state = current.connectionState;
+      if (state === "connected") {
+        setState("connected");
+        showProblem("");
+      } else if (state === "disconnected") {
+        setState("reconnecting", "The connection to " + config.otherName + " dropped. Reconnecting…");
+      } else if (state === "failed") {
+        setState("failed", "Cannot reach " + config.otherName + ".");
+        showProblem("We cannot reach " + config.otherName + ". Check your connection; the call " +
+          "reconnects when either of you rejoins. If it does not work, report the problem.");
+        if (config.role === "coach") offer();
+      }
+    };
+    return peer;
+  }
+
+  async function flushCandidates() {
+    var waitingCandidates = queuedCandidates;
+    queuedCandidates = [];
+    for (var i = 0; i < waitingCandidates.length; i++) {
+      try { await peer.addIceCandidate(waitingCandidates[i]); } catch (error) { /* an old offer's */ }
+    }
+  }
+
+  async function offer() {
+    newPeer();
+    await peer.setLocalDescription(await peer.createOffer());
+    await send("offer", { type: "offer", sdp: peer.localDescription.sdp });
+  }
+
+  async function handle(signal) {
+    if (signal.kind === "hello") {
+      if (config.role === "coach") {
+        await offer();
+      } else {
+        newPeer();
+        await send("hello"); // "I am here too": the coach offers
+      }
+    } else if (signal.kind === "offer" && config.role === "client") {
+      newPeer();
+      await peer.setRemoteDescription(signal.data);
+      await flushCandidates();
+      await peer.setLocalDescription(await peer.createAnswer());
+      await send("answer", { type: "answer", sdp: peer.localDescription.sdp });
+    } else if (signal.kind === "answer" && config.role === "coach") {
+      if (!peer || peer.signalingState !== "have-local-offer") return;
+      await peer.setRemoteDescription(signal.data);
+      await flushCandidates();
+    } else if (signal.kind === "candidate") {
+      if (!peer || !peer.remoteDescription) queuedCandidates.push(signal.data);
+      else await peer.addIceCandidate(signal.data);
+    } else if (signal.kind === "bye") {
+      closePeer();
+      remoteVideo.srcObject = null;
+      setState("waiting", config.otherName + " left the call. They can rejoin at any time.");
+    }
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  async function poll() {
+    while (polling) {
+      try {
+        var response = await fetch(config.signalsUrl + "?after=" + lastId, { credentials: "same-origin" });
+        if (response.status === 404) { polling = false; break; } // the room closed
+        var body = await response.json();
+        for (var i = 0; i < body.signals.length; i++) {
+          var signal = body.signals[i];
+          lastId = Math.max(lastId, signal.id);
+          try { await handle(signal); } catch (error) { console.warn("signal", signal.kind, error); }
+        }
+      } catch (error) {
+        setState("reconnecting", "Connection to HSE lost. Retrying…");
+      }
+      await sleep(700);
+    }
+  }
+
+  function toggle(button, kind, onLabel, offLabel) {
+    button.addEventListener("click", function () {
+      if (!localStream) return;
+      var tracks = kind === "audio" ? localStream.getAudioTracks() : localStream.getVideoTracks();
+      var off = button.getAttribute("aria-pressed") !== "true";
+      tracks.forEach(function (track) { track.enabled = !off; });
+      button.setAttribute("aria-pressed", off ? "true" : "false");
+      button.textContent = off ? offLabel : onLabel;
+    });
+  }
+
+  toggle(micButton, "audio", "Mute", "Unmute");
+  toggle(cameraButton, "video", "Camera off", "Camera on");
+  document.querySelectorAll("form[data-leave]").forEach(function (form) {
+    form.addEventListener("submit", function () { leaving = true; polling = false; closePeer(); });
+  });
+  window.addEventListener("pagehide", function () {
+    polling = false;
+    if (!leaving) send("bye", {}, true); // a closed tab or a reload: the other side waits
+    closePeer();
+  });
+
+  async function start() {
+    setState("starting", "Starting your camera…");
+    try {
+      localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      localVideo.srcObject = localStream;
+    } catch (error) {
+      micButton.disabled = cameraButton.disabled = true;
+      showProblem("Your camera or microphone is blocked or missing, so " + config.otherName +
+        " cannot see or hear you. Allow them for this site in the browser's address bar and " +
+        "reload the page. You can still see and hear " + config.otherName + ".");
+    }
+    setState("waiting", "Waiting for " + config.otherName + " to join the call…");
+    if (config.role === "client") newPeer();
+    await send("hello");
+    poll();
+  }
+
+  start();
+})();
