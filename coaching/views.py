@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.timezones import zone_label
 from coaching import selectors, services
@@ -33,6 +33,7 @@ def coach_required(view):
     return wrapper
 
 
+@require_GET
 def catalog(request):
     form = CatalogFilterForm(request.GET)
     form.is_valid()  # errors are shown; the valid parts still filter
@@ -53,6 +54,7 @@ def catalog(request):
     return render(request, template, context)
 
 
+@require_GET
 def coach_detail(request, coach_id: int):
     coach = selectors.listed_coach_or_none(coach_id=coach_id)
     if coach is None:
@@ -171,6 +173,7 @@ def _availability_response(request, profile, section: str, **forms):
 
 
 @coach_required
+@require_GET
 def availability(request):
     profile = services.coach_profile_get_or_create(user=request.user)
     return render(request, "coaching/availability.html", _availability_context(profile))

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.timezones import zone_label
 from coaching.models import Skill
@@ -135,6 +135,7 @@ def _render_buy(request, context, status: int = 200):
 
 
 @login_required
+@require_GET
 def buy(request, coach_id: int):
     coach = _coach_or_404(coach_id)
     if not request.user.is_client:
@@ -191,6 +192,7 @@ def checkout(request, coach_id: int):
 
 
 @login_required
+@require_GET
 def order_detail(request, order_id: int):
     order = selectors.order_for_client_or_none(user=request.user, order_id=order_id)
     if order is None:
@@ -208,6 +210,7 @@ def order_detail(request, order_id: int):
 
 
 @login_required
+@require_GET
 def wallet(request):
     top_up = None
     if request.GET.get("topup", "").isdigit():

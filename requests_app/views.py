@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from coaching.models import CoachProfile, Skill
 from payments import services as payments
@@ -149,6 +149,7 @@ def request_context(request, session_request, *, adjust_form=None) -> dict:
 
 
 @login_required
+@require_GET
 def detail(request, request_id: int):
     session_request = _request_or_404(request, request_id)
     context = {

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from sessions_app import services
 from sessions_app.forms import ConfirmForm, ReportForm
@@ -58,6 +58,7 @@ LIVE = (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS)
 
 
 @login_required
+@require_GET
 def room(request, session_id: int):
     """The lobby (before the coach starts) and the call (after): one page whose state htmx
     polls, so the client sees the coach start and is moved on, by itself, when it ends."""
@@ -114,6 +115,7 @@ def leave(request, session_id: int):
 
 
 @login_required
+@require_GET
 def left(request, session_id: int):
     """After Leave: rejoin, or report what went wrong."""
     session = _session_or_404(request, session_id)

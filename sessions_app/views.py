@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from accounts.timezones import zone_label
 from coaching.selectors import bookable_slots
@@ -16,6 +17,7 @@ from sessions_app.forms import ScheduleForm, SurveyForm
 
 
 @login_required
+@require_GET
 def session_list(request):
     now = timezone.now()
     context = {
@@ -36,6 +38,7 @@ def _session_or_404(request, session_id: int):
 
 
 @login_required
+@require_GET
 def session_detail(request, session_id: int):
     from sessions_app.lifecycle import phase, room_opens_at
 
@@ -55,6 +58,7 @@ def session_detail(request, session_id: int):
 
 
 @login_required
+@require_GET
 def past(request):
     now = timezone.now()
     context = {"past": selectors.sessions_past(user=request.user, now=now), "now": now}
@@ -149,6 +153,7 @@ def pending_panel(request):
 
 
 @login_required
+@require_GET
 def pending(request):
     if request.htmx:
         return pending_panel(request)
@@ -156,6 +161,7 @@ def pending(request):
 
 
 @login_required
+@require_GET
 def calendar(request):
     """Week or month of sessions and requests, in the viewer's zone."""
     zone = request.viewer_zone
@@ -223,6 +229,7 @@ def local_midnight(day: date, zone):
 
 
 @login_required
+@require_GET
 def dashboard(request):
     """The coach's desk: what is coming, what to answer, what was earned."""
     from coaching.models import CoachProfile

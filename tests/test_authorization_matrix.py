@@ -1,0 +1,214 @@
+"""Every route of the site, every method, every kind of person: the expected answer.
+
+The routes are read from the URLconf; a route missing from MATRIX fails the test, so a
+new view must say who may reach it (deny by default). Objects belong to client A (Alice)
+and coach A (Bob); client B (Carol), coach B (Dora) and staff (Sam) are everyone else.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from coaching.models import TimeOff
+from payments.services import _wallet_post, order_pay_with_wallet, order_start
+from requests_app.services import request_propose
+from sessions_app import services as sessions
+from tests.factories import CoachFactory, SkillFactory, UserFactory
+
+ANON, CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF = (
+    "anon",
+    "client_a",
+    "client_b",
+    "coach_a",
+    "coach_b",
+    "staff",
+)
+PEOPLE = (CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF)
+ACTORS = (ANON, *PEOPLE)
+OUR_APPS = ("accounts", "coaching", "payments", "sessions", "requests")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who gets through for one method. ``allowed`` get an answer that is not 403/404
+    (``codes`` narrows it); everyone else gets 404; anonymous visitors are sent to log in
+    unless ``public``. ``method_not_allowed`` means 405 for everyone signed in."""
+
+    allowed: frozenset = frozenset()
+    public: bool = False
+    method_not_allowed: bool = False
+    codes: dict = field(default_factory=dict)  # actor -> exact status expected
+
+
+def rule(*allowed, public=False, codes=None):
+    return Rule(allowed=frozenset(allowed), public=public, codes=codes or {})
+
+
+NOT_ALLOWED = Rule(method_not_allowed=True)
+PUBLIC_NO_POST = Rule(method_not_allowed=True, public=True)
+
+
+def not_allowed_for(*who):
+    """405 for those who may reach the route at all; everyone else finds nothing (404)."""
+    return Rule(method_not_allowed=True, allowed=frozenset(who))
+
+
+SIGNED_IN = PEOPLE
+CLIENTS = (CLIENT_A, CLIENT_B, STAFF)  # staff accounts are clients by role
+COACHES = (COACH_A, COACH_B)
+A_SIDE = (CLIENT_A, COACH_A)
+
+# route -> (kwargs key, GET rule, POST rule)
+MATRIX = {
+    "coaching:catalog": (None, rule(*ACTORS, public=True), PUBLIC_NO_POST),
+    "coaching:coach_detail": ("coach", rule(*ACTORS, public=True), PUBLIC_NO_POST),
+    "coaching:profile_edit": (None, rule(*COACHES), rule(*COACHES)),
+    "coaching:availability": (None, rule(*COACHES), not_allowed_for(*COACHES)),
+    "coaching:window_add": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "coaching:window_remove": ("window", not_allowed_for(*COACHES), rule(COACH_A)),
+    "coaching:time_off_add": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "coaching:time_off_remove": ("time_off", not_allowed_for(*COACHES), rule(COACH_A)),
+    "accounts:settings": (None, rule(*SIGNED_IN), rule(*SIGNED_IN)),
+    "payments:buy": (
+        "coach",
+        rule(*CLIENTS, *COACHES, codes={COACH_A: 302, COACH_B: 302}),
+        NOT_ALLOWED,
+    ),
+    "payments:checkout": ("coach", NOT_ALLOWED, rule(*CLIENTS)),
+    "payments:order_detail": ("order", rule(CLIENT_A), NOT_ALLOWED),
+    "payments:wallet": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "payments:top_up": (None, NOT_ALLOWED, rule(*SIGNED_IN)),
+    "payments:stripe_webhook": (
+        None,
+        PUBLIC_NO_POST,
+        Rule(allowed=frozenset(ACTORS), public=True, codes={a: 400 for a in ACTORS}),
+    ),
+    "sessions:list": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "sessions:pending": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "sessions:calendar": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "sessions:past": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "sessions:dashboard": (None, rule(*COACHES), NOT_ALLOWED),
+    "sessions:detail": ("session", rule(*A_SIDE), NOT_ALLOWED),
+    "sessions:survey": ("session", rule(CLIENT_A), rule(CLIENT_A)),
+    "sessions:schedule": ("credit", rule(CLIENT_A), rule(CLIENT_A)),
+    "sessions:room": ("session", rule(*A_SIDE), NOT_ALLOWED),
+    "sessions:signals": ("session", rule(*A_SIDE), rule(*A_SIDE)),
+    "sessions:start": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:join": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:leave": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:left": ("session", rule(*A_SIDE), NOT_ALLOWED),
+    "sessions:end": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:confirm": ("session", rule(CLIENT_A), rule(CLIENT_A)),
+    "sessions:report": ("session", rule(CLIENT_A), rule(CLIENT_A)),
+    "sessions:cancel": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "requests:propose": (None, rule(*SIGNED_IN), rule(*SIGNED_IN)),
+    "requests:detail": ("request", rule(*A_SIDE), NOT_ALLOWED),
+    "requests:accept": ("request", NOT_ALLOWED, rule(*A_SIDE)),
+    "requests:reject": ("request", rule(*A_SIDE), rule(*A_SIDE)),
+    "requests:cancel": ("request", NOT_ALLOWED, rule(*A_SIDE)),
+    "requests:adjust": ("request", NOT_ALLOWED, rule(*A_SIDE)),
+}
+
+
+def our_routes() -> set[str]:
+    def walk(patterns, namespace=None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and namespace in OUR_APPS:
+                yield f"{namespace}:{pattern.name}"
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_every_route_is_in_the_matrix():
+    routes = our_routes()
+    assert routes - set(MATRIX) == set(), "add the new routes to MATRIX: who may reach them?"
+    assert set(MATRIX) - routes == set(), "MATRIX names routes that no longer exist"
+
+
+@pytest.fixture
+def world(db):
+    """Alice (client A) and Bob (coach A) with a session running now, an order, a free
+    credit, an open request; Carol and Dora (B side) and Sam (staff) own nothing of theirs."""
+    skill = SkillFactory(name="Leadership", slug="leadership")
+    bob = CoachFactory(
+        user__display_name="Bob", skills=[skill], windows=[(d, 0, 1440) for d in range(7)]
+    )
+    dora = CoachFactory(user__display_name="Dora", skills=[skill])
+    alice = UserFactory(display_name="Alice")
+    carol = UserFactory(display_name="Carol")
+    sam = UserFactory(display_name="Sam", is_staff=True, is_superuser=True)
+    now = timezone.now()
+    _wallet_post(user=alice, amount=100_000, reason="top_up", idempotency_key="fund", now=now)
+    order = order_start(
+        client=alice,
+        coach=bob,
+        skill=skill,
+        duration_minutes=60,
+        quantity=5,
+        method="wallet",
+        now=now,
+    )
+    order_pay_with_wallet(order=order, now=now)
+    credits = list(alice.credits.all())
+    start = (now - timedelta(minutes=10)).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=start.minute % 15)
+    session = sessions.session_reserve(
+        coach=bob, client=alice, skill=skill, duration_minutes=60, starts_at=start,
+        now=start - timedelta(days=1), credit=credits[0], within_availability=False,
+    )  # fmt: skip
+    later = (now + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
+    request = request_propose(by=alice, coach=bob, client=alice, starts_at=later, now=now)
+    objects = {
+        "coach": bob,
+        "order": order,
+        "credit": credits[-1],
+        "session": session,
+        "request": request,
+        "window": bob.availability_windows.first(),
+        "time_off": TimeOff.objects.create(
+            coach=bob, starts_at=now + timedelta(days=40), ends_at=now + timedelta(days=41)
+        ),
+    }
+    people = {CLIENT_A: alice, CLIENT_B: carol, COACH_A: bob.user, COACH_B: dora.user, STAFF: sam}
+    return objects, people
+
+
+def expected_ok(status: int, actor: str, rule_: Rule) -> bool:
+    if actor in rule_.codes:
+        return status == rule_.codes[actor]
+    return status not in (403, 404, 405) and status < 500
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX))
+def test_route_answers_each_person_as_the_matrix_says(route, world):
+    objects, people = world
+    key, get_rule, post_rule = MATRIX[route]
+    url = reverse(route, args=[objects[key].pk] if key else [])
+    failures = []
+    for method, rule_ in (("get", get_rule), ("post", post_rule)):
+        for actor in ACTORS:
+            client = Client()
+            if actor != ANON:
+                client.force_login(people[actor])
+            with transaction.atomic():
+                status = getattr(client, method)(url).status_code
+                transaction.set_rollback(True)  # each probe leaves the world as it was
+            if actor == ANON and not rule_.public:
+                ok = status == 302
+            elif rule_.method_not_allowed:
+                reaches = not rule_.allowed or actor in rule_.allowed
+                ok = status == (405 if reaches else 404)
+            elif actor in rule_.allowed:
+                ok = expected_ok(status, actor, rule_)
+            else:
+                ok = status == 404
+            if not ok:
+                failures.append(f"{method.upper()} {url} as {actor}: {status}")
+    assert not failures, "\n".join(failures)
