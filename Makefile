@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format lock clean
+.PHONY: install run test lint format lock clean audit
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Security scans. bandit runs in CI; pip-audit needs its vulnerability database on the
+# internet (pypi.org / osv.dev), which CI's network does not reach, so it is run by hand.
+audit: install
+	$(BIN)/bandit -q -r accounts coaching hse payments requests_app sessions_app stripe_standin -x "*/migrations/*"
+	$(BIN)/pip-audit -r requirements.lock --progress-spinner off
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: install

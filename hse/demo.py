@@ -13,7 +13,8 @@ from accounts.models import User
 from coaching import services as coaching
 from coaching.models import Skill
 
-DEMO_PASSWORD = "hse-demo-2026"  # noqa: S105 - printed to the person running `make run`
+# Printed to the person running `make run`; demo accounts exist only in a local database.
+DEMO_PASSWORD = "hse-demo-2026"  # noqa: S105  # nosec B105
 
 SKILLS = [
     "Leadership",

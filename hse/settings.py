@@ -33,7 +33,8 @@ SECRET_KEY = env_str("SECRET_KEY")
 if SECRET_KEY is None:
     if PRODUCTION:
         raise EnvError("SECRET_KEY must be set when HSE_ENV=production")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+    # Development only: production refuses to start without SECRET_KEY (above).
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105  # nosec B105
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", ("http", "https"))
