@@ -1,0 +1,48 @@
+"""A Redis cache that degrades instead of failing: with Redis down, reads miss and writes
+are dropped (logged), so pages keep serving. Rate limits then fail open until Redis is back
+(a choice: locking everyone out of login during a cache outage is worse)."""
+
+import functools
+import logging
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+FAILURES = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _tolerant(default):
+    def wrap(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except FAILURES as error:
+                log.warning("cache %s failed, served without it: %s", method.__name__, error)
+                return default(args, kwargs) if callable(default) else default
+
+        return call
+
+    return wrap
+
+
+def _default_value(args, kwargs):
+    return kwargs.get("default", args[1] if len(args) > 1 else None)
+
+
+class ResilientRedisCache(RedisCache):
+    get = _tolerant(_default_value)(RedisCache.get)
+    get_many = _tolerant({})(RedisCache.get_many)
+    set = _tolerant(False)(RedisCache.set)
+    # "Added" when Redis is away: callers that use add() as a lock (allauth's rate limits)
+    # go ahead instead of waiting and refusing everyone.
+    add = _tolerant(True)(RedisCache.add)
+    touch = _tolerant(False)(RedisCache.touch)
+    delete = _tolerant(False)(RedisCache.delete)
+    has_key = _tolerant(False)(RedisCache.has_key)
+    set_many = _tolerant([])(RedisCache.set_many)
+    delete_many = _tolerant(None)(RedisCache.delete_many)
+    clear = _tolerant(False)(RedisCache.clear)
+    incr = _tolerant(0)(RedisCache.incr)

@@ -1,0 +1,137 @@
+"""Faults: Redis going away, and beat stopped for hours."""
+
+import shutil
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from payments.models import Order
+from requests_app.models import SessionRequest
+from sessions_app import services
+from sessions_app.models import Session, SessionEvent
+from tests.factories import PASSWORD
+from tests.stripe_helpers import free_port
+from tests.test_requests import package
+from tests.test_session_lifecycle import T, at
+
+pytestmark = pytest.mark.django_db
+
+
+class OwnRedis:
+    """A private redis-server on a free port, so stopping it disturbs nobody else."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(50):
+            if (
+                subprocess.run(
+                    ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
+                ).stdout.strip()
+                == b"PONG"
+            ):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server program")
+def test_pages_still_serve_when_redis_stops_and_the_cache_returns_with_it(alice, bob):
+    redis = OwnRedis()
+    redis.start()
+    cache = {
+        "default": {
+            "BACKEND": "hse.cache.ResilientRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{redis.port}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.5},
+        }
+    }
+    try:
+        with override_settings(CACHES=cache):
+            from django.core.cache import caches
+
+            caches["default"].set("probe", 1)
+            assert caches["default"].get("probe") == 1
+            redis.stop()
+
+            client = Client()
+            started = time.monotonic()
+            assert client.get("/").status_code == 200
+            assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 200
+            # Logging in uses allauth's rate limits, which live in the cache.
+            login = client.post(
+                reverse("account_login"), {"login": alice.email, "password": PASSWORD}
+            )
+            assert login.status_code == 302
+            assert client.get(reverse("sessions:list")).status_code == 200
+            assert time.monotonic() - started < 10  # failing fast, not hanging
+            assert caches["default"].get("probe", "missing") == "missing"
+
+            redis.start()
+            caches["default"].set("probe", 2)
+            assert caches["default"].get("probe") == 2
+    finally:
+        if redis.process and redis.process.poll() is None:
+            redis.stop()
+
+
+def test_beat_stopped_for_six_hours_catches_up_every_overdue_timer_once(
+    alice, bob, leadership, session, django_capture_on_commit_callbacks
+):
+    """Six hours without beat: a hold, a request, a late coach, a session to auto-end and
+    reminders all fall due; one round of every sweep handles each once, the next nothing."""
+    from payments.services import order_start
+    from requests_app.services import request_propose, requests_expire_due
+    from sessions_app.services import holds_expire_due
+
+    held = order_start(
+        client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
+        method="wallet", starts_at=T + timedelta(days=1), now=T - timedelta(hours=5),
+    )  # fmt: skip
+    package(alice, bob, leadership)
+    request = request_propose(
+        by=alice, coach=bob, client=alice, starts_at=T + timedelta(hours=26),
+        now=T - timedelta(hours=2),
+    )  # fmt: skip
+    back = at(60 + 15 + 6 * 60)  # beat comes back six hours after the session should have ended
+
+    def all_sweeps():
+        return (
+            holds_expire_due(now=back),
+            requests_expire_due(now=back),
+            services.coach_late_notify_due(now=back),
+            services.sessions_auto_end_due(now=back),
+            services.sessions_auto_confirm_due(now=back),
+            services.reminders_send_due(now=back),
+        )
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = all_sweeps()
+    events, mails = SessionEvent.objects.count(), len(mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = all_sweeps()
+
+    assert first[0] == 1 and first[3] == 1  # the hold and the session to auto-end
+    assert Order.objects.get(pk=held.pk).status == "expired"
+    assert Session.objects.get(pk=session.pk).status == "ended"
+    assert SessionRequest.objects.get(pk=request.pk).status in ("pending", "expired")
+    assert first[2] == 0  # the session is over: no late-coach notice after the fact
+    assert second == (0, 0, 0, 0, 0, 0)
+    assert (SessionEvent.objects.count(), len(mail.outbox)) == (events, mails)
