@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from hse import views
+
 admin.site.site_header = "HSE administration"
 admin.site.site_title = "HSE admin"
 
 urlpatterns = [
+    path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
