@@ -85,9 +85,18 @@ def test_a_card_refund_goes_to_stripe_once_and_charge_refunded_confirms_it(
     )
     url = order_checkout_url(order=order)
     # Pay on the stand-in's hosted page, as the client's browser would.
+    import urllib.error
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{url}/pay", data=b"", method="POST"))
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None  # the stand-in sends the browser back to the site: not needed here
+
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.build_opener(Stay).open(
+            urllib.request.Request(f"{url}/pay", data=b"", method="POST")
+        )
+    assert answer.value.code == 303
     client = stripe.StripeClient(
         "sk_test_suite", base_addresses={"api": stripe_settings.STRIPE_API_BASE}
     )
