@@ -462,28 +462,102 @@ def _sweep(queryset, handle, *, now: datetime, batch: int) -> int:
             return done
 
 
-def sessions_auto_end_due(*, now: datetime, batch: int = 500) -> int:
-    cutoff = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
+def _sweep_batches(queryset, handle_batch, *, batch: int) -> int:
+    """Like ``_sweep``, but the handler takes the whole locked batch (one UPDATE for all)."""
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                queryset.select_for_update(skip_locked=True, of=("self",))
+                .select_related("coach__user", "client", "skill")
+                .order_by("pk")[:batch]
+            )
+            if rows:
+                done += handle_batch(rows)
+        if len(rows) < batch:
+            return done
+
+
+def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
+    """Sessions still open 15 minutes after their end are ended, a batch at a time: one
+    UPDATE, events and attendance rows in bulk, then the emails after the commit."""
+    from django.db.models import F
+
+    from sessions_app import emails
+    from sessions_app.models import Attendance
+
+    after = timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
     due = Session.objects.filter(
-        status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS), ends_at__lte=cutoff
+        status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS),
+        ends_at__lte=now - after,
     )
 
-    def handle(session):
-        _auto_end_locked(session, now=now)
-        return 1
+    def handle(sessions):
+        ids = [session.pk for session in sessions]
+        moved = _bulk_move(
+            ids, "auto_end", now=now, why="ended automatically", ended_at=F("ends_at") + after
+        )
+        Attendance.objects.bulk_create(
+            Attendance(
+                session_id=session.pk,
+                user=None,
+                kind=Attendance.Kind.AUTO_END,
+                at=session.ends_at + after,
+            )
+            for session in sessions
+        )
+        for session in sessions:
+            session.status, session.ended_at = Session.Status.ENDED, session.ends_at + after
+            emails.session_ended(session=session)
+        return moved
 
-    return _sweep(due, handle, now=now, batch=batch)
+    return _sweep_batches(due, handle, batch=batch)
 
 
-def sessions_auto_confirm_due(*, now: datetime, batch: int = 500) -> int:
+def _bulk_move(ids: list[int], action: str, *, now: datetime, why: str, **fields) -> int:
+    """One transition for many locked rows at once: a conditional UPDATE and the event
+    rows in bulk. Sweeps use it; a single session goes through ``_move``."""
+    from sessions_app.lifecycle import TRANSITIONS
+
+    sources, target = TRANSITIONS[action]
+    before = dict(Session.objects.filter(pk__in=ids).values_list("pk", "status"))
+    moving = [pk for pk in ids if before.get(pk) in sources]
+    Session.objects.filter(pk__in=moving, status__in=sources).update(status=target, **fields)
+    SessionEvent.objects.bulk_create(
+        SessionEvent(
+            session_id=pk, at=now, by=None, from_status=before[pk], to_status=target, why=why
+        )
+        for pk in moving
+    )
+    return len(moving)
+
+
+def sessions_auto_confirm_due(*, now: datetime, batch: int = 1000) -> int:
+    """Ended sessions nobody reported within 72 hours are confirmed, a batch at a time:
+    rows locked with SKIP LOCKED, one UPDATE, the events in bulk, the credits used."""
+    from payments.models import Credit
+
     cutoff = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
-    due = Session.objects.filter(status=Session.Status.ENDED, ended_at__lte=cutoff)
-
-    def handle(session):
-        _auto_confirm_locked(session, now=now)
-        return 1
-
-    return _sweep(due, handle, now=now, batch=batch)
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Session.objects.select_for_update(skip_locked=True)
+                .filter(status=Session.Status.ENDED, ended_at__lte=cutoff)
+                .order_by("pk")
+                .values_list("pk", "credit_id")[:batch]
+            )
+            done += _bulk_move(
+                [pk for pk, _ in rows],
+                "auto_confirm",
+                now=now,
+                why="not reported within 72 hours",
+                closed_at=now,
+            )
+            credits = [credit for _, credit in rows if credit]
+            Credit.objects.filter(pk__in=credits).update(status=Credit.Status.USED)
+        if len(rows) < batch:
+            return done
 
 
 def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
@@ -499,12 +573,13 @@ def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
         coach_late_notified_at__isnull=True,
     )
 
-    def handle(session):
-        Session.objects.filter(pk=session.pk).update(coach_late_notified_at=now)
-        emails.coach_late(session=session)
-        return 1
+    def handle(sessions):
+        Session.objects.filter(pk__in=[s.pk for s in sessions]).update(coach_late_notified_at=now)
+        for session in sessions:
+            emails.coach_late(session=session)
+        return len(sessions)
 
-    return _sweep(due, handle, now=now, batch=batch)
+    return _sweep_batches(due, handle, batch=batch)
 
 
 def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
@@ -524,12 +599,13 @@ def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
             **{f"{field}__isnull": True},
         )
 
-        def handle(session, field=field, minutes=minutes):
-            Session.objects.filter(pk=session.pk).update(**{field: now})
-            emails.reminder(session=session, minutes=minutes)
-            return 1
+        def handle(sessions, field=field, minutes=minutes):
+            Session.objects.filter(pk__in=[s.pk for s in sessions]).update(**{field: now})
+            for session in sessions:
+                emails.reminder(session=session, minutes=minutes)
+            return len(sessions)
 
-        sent += _sweep(due, handle, now=now, batch=batch)
+        sent += _sweep_batches(due, handle, batch=batch)
     return sent
 
 
