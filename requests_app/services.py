@@ -436,10 +436,11 @@ def request_cancel(*, request: SessionRequest, by: User, now: datetime) -> Sessi
     return _answer("cancel", request, now=now, work=work)
 
 
-def requests_expire_due(*, now: datetime, batch: int = 500) -> int:
+def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
     """The sweep: every open request past its deadline expires once, its credit is freed
-    and both people are told. Rows locked by another worker (or by an answer being given
-    right now) are skipped and picked up by the next run."""
+    and both people are told. A batch at a time: rows locked with SKIP LOCKED (a request
+    being answered right now is skipped and left to its answer), one conditional UPDATE,
+    the events in bulk."""
     done = 0
     while True:
         with transaction.atomic():
@@ -449,8 +450,28 @@ def requests_expire_due(*, now: datetime, batch: int = 500) -> int:
                 .filter(status=Status.PENDING, deadline__lte=now)
                 .order_by("deadline", "pk")[:batch]
             )
+            ids = [request.pk for request in due]
+            SessionRequest.objects.filter(pk__in=ids, status=Status.PENDING).update(
+                status=Status.EXPIRED, closed_at=now
+            )
+            RequestEvent.objects.bulk_create(
+                RequestEvent(
+                    request_id=request.pk,
+                    at=now,
+                    by=None,
+                    from_status=Status.PENDING,
+                    to_status=Status.EXPIRED,
+                    why="not answered by the deadline",
+                )
+                for request in due
+            )
+            held = [request.credit_id for request in due if request.credit_id]
+            Credit.objects.filter(pk__in=held, status=Credit.Status.HELD).update(
+                status=Credit.Status.AVAILABLE
+            )
             for request in due:
-                _expire_locked(request, now=now)
+                request.status, request.closed_at = Status.EXPIRED, now
+                emails.request_expired(request=request)
             done += len(due)
         if len(due) < batch:
             return done
