@@ -41,6 +41,16 @@ ENV = {
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
 }
 os.environ.update(ENV)
+ENDPOINTS = [
+    "minimal",
+    "catalog",
+    "coach page",
+    "sessions",
+    "calendar",
+    "sidebar",
+    "booking POST",
+    "webhook POST",
+]
 
 
 def setup_django():
@@ -94,16 +104,7 @@ async def user_loop(n, deadline, paced, stats, top_ups, coach_ids, session_key) 
         cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)
     ) as http:
         rng = random.Random(n)
-        mix = [
-            "minimal",
-            "catalog",
-            "coach page",
-            "sessions",
-            "calendar",
-            "sidebar",
-            "booking POST",
-            "webhook POST",
-        ]
+        mix = ENDPOINTS
         while time.monotonic() < deadline:
             name = rng.choice(mix)
             coach = rng.choice(coach_ids)
@@ -206,16 +207,7 @@ def report(title: str, stats: Stats, elapsed: float) -> None:
         f"{'endpoint':<14}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'req/s':>8}{'p95/min':>9}"
     )
     total = 0
-    for name in [
-        "minimal",
-        "catalog",
-        "coach page",
-        "sessions",
-        "calendar",
-        "sidebar",
-        "booking POST",
-        "webhook POST",
-    ]:
+    for name in ENDPOINTS:
         times = stats.times.get(name, [])
         if not times:
             continue

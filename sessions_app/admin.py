@@ -80,17 +80,7 @@ class ReportAdmin(admin.ModelAdmin):
         "decided_at",
         "decision_note",
     )
-    readonly_fields = (
-        "session_summary",
-        "people",
-        "reason",
-        "details",
-        "evidence",
-        "state",
-        "decision",
-        "decided_by",
-        "decided_at",
-    )
+    readonly_fields = tuple(name for name in fields if name != "decision_note")
 
     def get_queryset(self, request):
         open_first = Case(

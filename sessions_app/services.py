@@ -447,23 +447,9 @@ def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
 # --- Timers (each an idempotent sweep: safe twice, safe at once, catches up) ----------------
 
 
-def _sweep(queryset, handle, *, now: datetime, batch: int) -> int:
-    done = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                queryset.select_for_update(skip_locked=True, of=("self",))
-                .select_related("coach__user", "client", "skill")
-                .order_by("pk")[:batch]
-            )
-            for row in rows:
-                done += handle(row) or 0
-        if len(rows) < batch:
-            return done
-
-
 def _sweep_batches(queryset, handle_batch, *, batch: int) -> int:
-    """Like ``_sweep``, but the handler takes the whole locked batch (one UPDATE for all)."""
+    """Runs ``handle_batch`` on due rows a locked batch at a time (SKIP LOCKED: rows another
+    worker holds are left to it), until none are left; returns how many were handled."""
     done = 0
     while True:
         with transaction.atomic():
