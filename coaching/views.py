@@ -61,7 +61,7 @@ def coach_detail(request, coach_id: int):
         raise Http404("No such coach.")
     durations = settings.HSE_SESSION_DURATIONS
     duration = request.GET.get("duration", str(durations[-1]))
-    if not duration.isdigit() or int(duration) not in durations:
+    if not duration.isdecimal() or int(duration) not in durations:
         messages.error(request, "Sessions last 30, 45 or 60 minutes; showing 60-minute slots.")
         duration = durations[-1]
     duration = int(duration)

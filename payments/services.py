@@ -365,7 +365,7 @@ def stripe_event_process(*, event_id: str, event_type: str, obj: dict, now: date
 def _reference(obj: dict) -> tuple[str, int] | None:
     reference = obj.get("client_reference_id") or (obj.get("metadata") or {}).get("reference")
     kind, _, number = (reference or "").partition("-")
-    if kind in {"order", "topup"} and number.isdigit():
+    if kind in {"order", "topup"} and number.isdecimal():
         return kind, int(number)
     return None
 

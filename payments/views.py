@@ -120,7 +120,7 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
 
 
 def _int_in(value, allowed) -> int | None:
-    return int(value) if value and value.isdigit() and int(value) in allowed else None
+    return int(value) if value and value.isdecimal() and int(value) in allowed else None
 
 
 def _iso(instant) -> str:
@@ -213,7 +213,7 @@ def order_detail(request, order_id: int):
 @require_GET
 def wallet(request):
     top_up = None
-    if request.GET.get("topup", "").isdigit():
+    if request.GET.get("topup", "").isdecimal():
         top_up = TopUp.objects.filter(user=request.user, pk=int(request.GET["topup"])).first()
     context = {
         "balance": services.wallet_balance(user=request.user),

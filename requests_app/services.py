@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from payments.models import Credit, Order
+from payments.services import PaymentError
 from requests_app import emails
 from requests_app.models import Proposal, RequestEvent, SessionRequest
 from requests_app.policy import RequestPolicyError, response_deadline
@@ -330,6 +331,8 @@ def request_accept(
             raise RequestError(
                 "That time is no longer free for both of you. Propose another time."
             ) from None
+        except (booking.BookingError, PaymentError) as error:
+            raise RequestError(str(error)) from None
         _transition(request, "accept", by=by, now=now, why="accepted")
         emails.request_accepted(request=request)
 
@@ -352,7 +355,18 @@ def _move_session(request: SessionRequest, *, by: User, now: datetime) -> Sessio
     )
     old = session.starts_at
     session.starts_at, session.ends_at = request.starts_at, request.ends_at
-    session.save(update_fields=["starts_at", "ends_at"])
+    # The reminders and the late notice belong to the new time.
+    session.reminder_day_sent_at = session.reminder_soon_sent_at = None
+    session.coach_late_notified_at = None
+    session.save(
+        update_fields=[
+            "starts_at",
+            "ends_at",
+            "reminder_day_sent_at",
+            "reminder_soon_sent_at",
+            "coach_late_notified_at",
+        ]
+    )
     SessionEvent.objects.create(
         session=session,
         at=now,
@@ -398,7 +412,13 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
 
         payment_emails.booking_confirmation(session=request.session)
         return
-    from payments.services import order_start
+    if by.pk != request.client_id:
+        # Only the client may start (and pay for) a purchase of their own.
+        raise RequestError(
+            f"{request.client.display_name} has no free session of this kind: they accept "
+            "it themselves and pay for it."
+        )
+    from payments.services import order_pay_with_wallet, order_start
 
     request.order = order_start(
         client=request.client,
@@ -412,6 +432,10 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
         within_availability=False,
         accepted_request_id=request.pk,
     )
+    if method == Order.Method.WALLET:
+        # In the same transaction as the acceptance: a short wallet undoes both.
+        order_pay_with_wallet(order=request.order, now=now)
+        request.order.refresh_from_db()
 
 
 def request_reject(*, request: SessionRequest, by: User, now: datetime) -> SessionRequest:
@@ -475,3 +499,14 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
             done += len(due)
         if len(due) < batch:
             return done
+
+
+def requests_close_for_session(*, session: Session, by: User, now: datetime) -> int:
+    """A cancelled session takes its open reschedule requests with it."""
+    closed = 0
+    for request in SessionRequest.objects.select_for_update().filter(
+        target_session=session, status=Status.PENDING
+    ):
+        _transition(request, "cancel", by=by, now=now, why="the session was cancelled")
+        closed += 1
+    return closed

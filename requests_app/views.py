@@ -46,7 +46,7 @@ def propose(request):
     user, now, zone = request.user, timezone.now(), request.viewer_zone
     params = request.POST if request.method == "POST" else request.GET
     target = None
-    if params.get("session", "").isdigit():
+    if params.get("session", "").isdecimal():
         target = (
             Session.objects.for_user(user)
             .filter(pk=int(params["session"]), status=Session.Status.SCHEDULED)
@@ -132,14 +132,17 @@ def request_context(request, session_request, *, adjust_form=None) -> dict:
     status = session_request.effective_status(now)
     is_open = status == session_request.Status.PENDING
     receiver = session_request.receiver_id() == request.user.pk
+    pays = is_open and receiver and needs_payment(session_request)
+    client_must_pay = pays and request.user.pk != session_request.client_id
     return {
         "req": session_request,
         "status": status,
         "status_label": session_request.Status(status).label,
         "is_open": is_open,
         "can_answer": is_open and receiver,
+        "client_must_pay": client_must_pay,
         "can_cancel": is_open and session_request.proposed_by_id == request.user.pk,
-        "needs_payment": is_open and receiver and needs_payment(session_request),
+        "needs_payment": pays and not client_must_pay,
         "adjust_form": adjust_form or AdjustForm(zone=request.viewer_zone),
         "fixed_length": bool(session_request.credit_id or session_request.is_reschedule),
         "other": session_request.client
@@ -194,12 +197,7 @@ def _pay(request, accepted, now):
     """Accepting without a free credit: pay for the single session now."""
     order = accepted.order
     if order.method == Order.Method.WALLET:
-        try:
-            payments.order_pay_with_wallet(order=order, now=now)
-        except payments.PaymentError as error:
-            payments.order_expire(order=order, now=now, why="wallet payment failed", force=True)
-            messages.error(request, f"Accepted, but the payment failed: {error}")
-            return _after_action(request, accepted)
+        # Paid from the wallet inside the acceptance (a short wallet refused both).
         messages.success(request, "Accepted and paid from your wallet.")
         return _after_action(
             request, accepted, redirect_to=reverse("payments:order_detail", args=[order.pk])

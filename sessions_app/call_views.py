@@ -20,7 +20,7 @@ def signals(request, session_id: int):
         raise Http404("The room is not open.")
     if request.method == "GET":
         after = request.GET.get("after", "0")
-        if not after.isdigit():
+        if not after.isdecimal():
             return JsonResponse({"error": "after must be a whole number"}, status=400)
         found = signalling.signals_for(session=session, user=request.user, after=int(after))
         return JsonResponse(

@@ -441,6 +441,9 @@ def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
             status = Credit.Status.AVAILABLE if keeps else Credit.Status.USED
             Credit.objects.filter(pk=session.credit_id).update(status=status)
         emails.session_cancelled(session=session, by=by, credit_returned=keeps)
+        from requests_app.services import requests_close_for_session
+
+        requests_close_for_session(session=session, by=by, now=now)
     return session
 
 

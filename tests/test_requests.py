@@ -254,12 +254,63 @@ def test_accepting_a_coachs_request_without_a_credit_starts_a_checkout(
         now=SENT,
     )
 
-    request = request_accept(request=request, by=alice, now=SENT, method="wallet")
+    request = request_accept(request=request, by=alice, now=SENT, method="stripe")
 
     assert request.status == "accepted"
     order = request.order
     assert (order.status, order.quantity, order.total_price) == ("pending", 1, 5000)
     assert order.held_session.starts_at == IN_5_DAYS and order.held_session.status == "held"
+
+
+def test_accepting_and_paying_from_the_wallet_is_one_step(alice, bob, leadership, alices_credits):
+    from payments.services import _wallet_post
+
+    Credit.objects.filter(client=alice).update(status="used")
+    request = request_propose(
+        by=bob.user,
+        coach=bob,
+        client=alice,
+        skill=leadership,
+        duration_minutes=30,
+        starts_at=IN_5_DAYS,
+        now=SENT,
+    )
+
+    with pytest.raises(RequestError, match="Your wallet has"):
+        request_accept(request=request, by=alice, now=SENT, method="wallet")
+    request.refresh_from_db()
+    assert request.status == "pending" and Order.objects.filter(status="pending").count() == 0
+
+    _wallet_post(user=alice, amount=5000, reason="top_up", idempotency_key="more", now=SENT)
+    request = request_accept(request=request, by=alice, now=SENT, method="wallet")
+    assert request.order.status == "paid"
+    assert Session.objects.get(starts_at=IN_5_DAYS).status == "scheduled"
+
+
+def test_a_coach_cannot_accept_for_a_client_who_would_have_to_pay(
+    alice, bob, leadership, alices_credits
+):
+    Credit.objects.filter(client=alice).update(status="used")
+    request = request_propose(
+        by=bob.user,
+        coach=bob,
+        client=alice,
+        skill=leadership,
+        duration_minutes=30,
+        starts_at=IN_5_DAYS,
+        now=SENT,
+    )
+    request = request_adjust(
+        request=request, by=alice, starts_at=IN_5_DAYS + timedelta(hours=1), now=SENT
+    )
+
+    with pytest.raises(RequestError, match="they accept it themselves and pay"):
+        request_accept(request=request, by=bob.user, now=SENT, method="wallet")
+
+    request.refresh_from_db()
+    assert (
+        request.status == "pending" and not Order.objects.filter(status="paid", quantity=1).exists()
+    )
 
 
 def test_accepting_a_coachs_request_uses_a_matching_free_credit(
@@ -303,6 +354,7 @@ def test_a_reschedule_moves_the_session_only_when_accepted(alice, bob, leadershi
     request_accept(request=second, by=bob.user, now=SENT)
     session.refresh_from_db()
     assert (session.starts_at, session.ends_at) == (moved_to, moved_to + timedelta(hours=1))
+    assert session.reminder_day_sent_at is None and session.coach_late_notified_at is None
     assert credit_statuses(alice).count("available") == 4  # no credit moved
     assert session.events.filter(why__startswith="moved from").count() == 1
 
@@ -387,3 +439,26 @@ def test_strangers_requests_are_not_in_their_querysets(
     assert SessionRequest.objects.for_user(alice).count() == 1
     assert SessionRequest.objects.for_user(bob.user).count() == 1
     assert Order.objects.count() == 1
+
+
+def test_cancelling_a_session_closes_its_open_reschedule_request(
+    alice, bob, leadership, alices_credits
+):
+    from sessions_app.services import session_cancel, session_schedule_from_credit
+
+    credit = Credit.objects.filter(client=alice, status="available").first()
+    monday_nine = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    session = session_schedule_from_credit(credit=credit, starts_at=monday_nine, by=alice, now=SENT)
+    request = request_propose(
+        by=bob.user,
+        coach=bob,
+        client=alice,
+        starts_at=monday_nine + timedelta(hours=2),
+        now=SENT,
+        target_session=session,
+    )
+
+    session_cancel(session=session, by=alice, now=SENT)
+
+    request.refresh_from_db()
+    assert request.status == "cancelled"

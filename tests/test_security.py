@@ -80,3 +80,17 @@ def test_production_cookies_are_secure_httponly_and_samesite():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "Lax", "True", "Lax", "True", "True"]
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("coaching:coach_detail", {"duration": "²"}),
+        ("payments:wallet", {"topup": "²"}),
+        ("requests:propose", {"session": "²"}),
+    ],
+)
+def test_digits_that_are_not_numbers_are_not_a_500(client, alice, bob, name, params):
+    client.force_login(alice)
+    args = [bob.pk] if name == "coaching:coach_detail" else []
+    assert client.get(reverse(name, args=args), params).status_code == 200
