@@ -302,6 +302,11 @@ def order_expire_for_lapsed_hold(*, session: Session, now: datetime) -> None:
         order_expire(order=order, now=now, why="hold lapsed", force=True)
 
 
+def expire_checkouts_quietly(checkout_ids: list[str]) -> None:
+    for checkout_id in checkout_ids:
+        _expire_checkout_quietly(checkout_id)
+
+
 def _expire_checkout_quietly(checkout_id: str) -> None:
     try:
         stripe_gateway.checkout_expire(checkout_id=checkout_id)

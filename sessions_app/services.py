@@ -171,11 +171,12 @@ def session_schedule_held(*, session: Session, credit, now: datetime) -> bool:
     return bool(changed)
 
 
-def holds_expire_due(*, now: datetime, batch: int = 500) -> int:
-    """The sweep: expires every checkout hold and pending order past its time. Rows another
-    worker is handling are skipped (SKIP LOCKED), so two sweeps at once share the work."""
+def holds_expire_due(*, now: datetime, batch: int = 1000) -> int:
+    """The sweep: expires every pending order past its time and frees its held slot, a
+    locked batch at a time (SKIP LOCKED: two sweeps at once share the work; an order being
+    paid right now is left to its payment). Open Stripe checkouts are closed after commit."""
     from payments.models import Order
-    from payments.services import order_expire
+    from payments.services import expire_checkouts_quietly
 
     done = 0
     while True:
@@ -183,10 +184,35 @@ def holds_expire_due(*, now: datetime, batch: int = 500) -> int:
             due = list(
                 Order.objects.select_for_update(skip_locked=True)
                 .filter(status=Order.Status.PENDING, expires_at__lte=now)
-                .order_by("expires_at", "pk")[:batch]
+                .order_by("expires_at", "pk")
+                .values_list("pk", "held_session_id", "stripe_checkout_id")[:batch]
             )
-            for order in due:
-                done += order_expire(order=order, now=now, why="checkout hold expired")
+            done += Order.objects.filter(
+                pk__in=[pk for pk, _, _ in due], status=Order.Status.PENDING
+            ).update(status=Order.Status.EXPIRED)
+            held = list(
+                Session.objects.filter(
+                    pk__in=[session for _, session, _ in due if session],
+                    status=Session.Status.HELD,
+                ).values_list("pk", flat=True)
+            )
+            Session.objects.filter(pk__in=held, status=Session.Status.HELD).update(
+                status=Session.Status.EXPIRED
+            )
+            SessionEvent.objects.bulk_create(
+                SessionEvent(
+                    session_id=pk,
+                    at=now,
+                    by=None,
+                    from_status=Session.Status.HELD,
+                    to_status=Session.Status.EXPIRED,
+                    why="checkout hold expired",
+                )
+                for pk in held
+            )
+            checkouts = [checkout for _, _, checkout in due if checkout]
+            if checkouts:
+                transaction.on_commit(lambda ids=checkouts: expire_checkouts_quietly(ids))
         if len(due) < batch:
             return done
 
