@@ -1,4 +1,3 @@
-import os
 import socket
 
 from celery import shared_task
@@ -8,17 +7,9 @@ from django.core.management import call_command
 @shared_task(name="hse.ping")
 def ping() -> dict:
     """Answers with the worker's host name: proof that a task reached a real worker."""
-    return {"pong": True, "worker": socket.gethostname(), "pid": os.getpid()}
+    return {"pong": True, "worker": socket.gethostname()}
 
 
 @shared_task(name="hse.clear_expired_sessions")
 def clear_expired_sessions() -> None:
     call_command("clearsessions")
-
-
-@shared_task(name="hse.send_email")
-def send_email_task(payload: dict) -> None:
-    """Renders and sends one email queued after a commit (see ``hse.emails``)."""
-    from hse.emails import send_packed
-
-    send_packed(payload)

@@ -14,11 +14,6 @@ REQUIRE_SERVICES = bool(os.environ.get("HSE_TEST_REQUIRE_SERVICES"))
 def pytest_configure(config):
     # Hashing passwords properly is the slowest thing a test does; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Queued work (emails) runs in the test's own process, so its effects can be asserted;
-    # the Celery test that needs a real worker switches this off for itself.
-    from hse.celery import app
-
-    app.conf.task_always_eager = True
 
 
 def pytest_sessionstart(session):
