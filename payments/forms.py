@@ -16,6 +16,7 @@ class CheckoutForm(forms.Form):
     )
     start = forms.DateTimeField(required=False)
     method = forms.ChoiceField(choices=[("stripe", "Card"), ("wallet", "Wallet")])
+    token = forms.CharField(required=False, max_length=64)
 
     def clean(self):
         data = super().clean()

@@ -38,6 +38,9 @@ class Order(models.Model):
         related_name="order",
     )
     expires_at = models.DateTimeField()
+    # A one-time token from the buy form: the same form sent twice (a double click, a retry)
+    # finds the order it already made instead of buying again.
+    checkout_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     stripe_checkout_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_checkout_url = models.URLField(max_length=2000, blank=True)
     stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)

@@ -114,6 +114,7 @@ def order_start(
     starts_at: datetime | None = None,
     within_availability: bool = True,
     accepted_request_id: int | None = None,
+    token: str | None = None,
 ) -> Order:
     """Creates an order at today's price and, for a single session, holds its slot until
     the order expires. Raises SlotTaken when somebody was faster."""
@@ -130,8 +131,31 @@ def order_start(
     if not client.is_client:
         raise PaymentError("Only clients can buy sessions.")
 
+    if token:
+        again = Order.objects.filter(client=client, checkout_token=token).first()
+        if again is not None:
+            return again  # the same form sent twice: one order
     unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
     expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
+    try:
+        return _order_create(
+            client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
+            quantity=quantity, method=method, now=now, starts_at=starts_at,
+            within_availability=within_availability, accepted_request_id=accepted_request_id,
+            token=token or None, unit_price=unit_price, expires_at=expires_at,
+        )  # fmt: skip
+    except IntegrityError:
+        # Two copies of one form at the same moment: the other one made the order.
+        again = Order.objects.filter(client=client, checkout_token=token).first()
+        if token and again is not None:
+            return again
+        raise
+
+
+def _order_create(
+    *, client, coach, skill, duration_minutes, quantity, method, now, starts_at,
+    within_availability, accepted_request_id, token, unit_price, expires_at,
+) -> Order:  # fmt: skip
     with transaction.atomic():
         held = None
         if quantity == 1:
@@ -158,6 +182,7 @@ def order_start(
             method=method,
             held_session=held,
             expires_at=expires_at,
+            checkout_token=token,
         )
     return order
 

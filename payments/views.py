@@ -1,4 +1,5 @@
 import logging
+import uuid
 from datetime import timedelta
 from itertools import groupby
 
@@ -116,6 +117,7 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         "error": error,
         "zone_label": zone_label(request.viewer_zone_name, now),
         "test_mode": settings.STRIPE_TEST_MODE,
+        "token": uuid.uuid4().hex,
     }
 
 
@@ -169,6 +171,7 @@ def checkout(request, coach_id: int):
             method=data["method"],
             starts_at=data["start"] if data["quantity"] == 1 else None,
             now=now,
+            token=data["token"] or None,
         )
     except SlotTaken as error:
         context = _buy_context(request, coach, error=str(error))
@@ -177,6 +180,8 @@ def checkout(request, coach_id: int):
     except (BookingError, services.PaymentError) as error:
         return _render_buy(request, _buy_context(request, coach, error=str(error)))
 
+    if order.status == Order.Status.PAID:
+        return _redirect(request, reverse("payments:order_detail", args=[order.pk]))
     if order.method == Order.Method.WALLET:
         try:
             services.order_pay_with_wallet(order=order, now=now)

@@ -365,3 +365,24 @@ def test_sessions_page_query_count_is_fixed(
         assert client.get(reverse("sessions:list")).status_code == 200
     with django_assert_max_num_queries(10):
         assert client.get(reverse("payments:wallet")).status_code == 200
+
+
+@freeze_time(NOW)
+def test_the_same_buy_form_sent_twice_buys_once(client, alice, bob, leadership):
+    fund(alice, 100000)
+    client.force_login(alice)
+    token = client.get(
+        buy_url(bob), {"skill": "leadership", "duration": "60", "quantity": "5"}
+    ).context["token"]
+
+    first = checkout(client, bob, quantity="5", start="", token=token)
+    second = checkout(client, bob, quantity="5", start="", token=token)
+
+    assert Order.objects.count() == 1
+    assert (
+        first.url == second.url == reverse("payments:order_detail", args=[Order.objects.get().pk])
+    )
+    assert wallet_balance(user=alice) == 100000 - 50000
+    assert Credit.objects.filter(client=alice).count() == 5
+    other = checkout(client, bob, quantity="5", start="", token="another-form")
+    assert other.status_code == 302 and Order.objects.count() == 2
