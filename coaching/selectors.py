@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -121,6 +122,25 @@ def bookable_slots(
         ),
         grid_minutes=settings.HSE_SLOT_GRID_MINUTES,
     )
+
+
+def slots_by_local_day(slots: list[datetime], zone) -> list[tuple]:
+    """[(local date, [local datetimes])] for slots shown in ``zone``, in order."""
+    local = [slot.astimezone(zone) for slot in slots]
+    return [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())]
+
+
+def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) -> list[tuple]:
+    """The client's bookable times with ``coach`` for the booking horizon, by local day."""
+    slots = bookable_slots(
+        coach=coach,
+        duration_minutes=duration_minutes,
+        start=now,
+        end=now + timedelta(days=settings.HSE_BOOKING_DAYS),
+        now=now,
+        client=client,
+    )
+    return slots_by_local_day(slots, zone)
 
 
 def coach_rating(*, coach: CoachProfile) -> dict:

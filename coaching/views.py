@@ -1,6 +1,5 @@
 from datetime import timedelta
 from functools import wraps
-from itertools import groupby
 
 from django.conf import settings
 from django.contrib import messages
@@ -77,9 +76,7 @@ def coach_detail(request, coach_id: int):
         now=now,
         client=viewer,
     )
-    zone = request.viewer_zone
-    local = [slot.astimezone(zone) for slot in slots]
-    slot_days = [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())]
+    slot_days = selectors.slots_by_local_day(slots, request.viewer_zone)
     show_all = request.GET.get("show") == "all"
     context = {
         "coach": coach,

@@ -1,7 +1,5 @@
 import logging
 import uuid
-from datetime import timedelta
-from itertools import groupby
 
 import stripe
 from django.conf import settings
@@ -16,7 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.timezones import zone_label
 from coaching.models import Skill
-from coaching.selectors import bookable_slots, listed_coach_or_none
+from coaching.selectors import bookable_days, listed_coach_or_none
+from hse.http import redirect_htmx
 from hse.money import price_for_minutes
 from hse.templatetags.hse import utc_iso
 from payments import selectors, services, stripe_gateway
@@ -31,33 +30,11 @@ log = logging.getLogger(__name__)
 BUY_FIRST_DAYS = 5  # days with open times shown before "later dates"
 
 
-def _redirect(request, url: str) -> HttpResponse:
-    """A redirect that also works for htmx requests (which would follow it in place)."""
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
-
 def _coach_or_404(coach_id: int):
     coach = listed_coach_or_none(coach_id=coach_id)
     if coach is None:
         raise Http404("No such coach.")
     return coach
-
-
-def _slot_days(*, coach, client, duration: int, zone, now):
-    slots = bookable_slots(
-        coach=coach,
-        duration_minutes=duration,
-        start=now,
-        end=now + timedelta(days=settings.HSE_BOOKING_DAYS),
-        now=now,
-        client=client,
-    )
-    local = [slot.astimezone(zone) for slot in slots]
-    return [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())]
 
 
 def _buy_context(request, coach, *, error: str = "") -> dict:
@@ -86,8 +63,12 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
     start = None
     slot_days = []
     if quantity == 1:
-        slot_days = _slot_days(
-            coach=coach, client=request.user, duration=duration, zone=request.viewer_zone, now=now
+        slot_days = bookable_days(
+            coach=coach,
+            client=request.user,
+            duration_minutes=duration,
+            zone=request.viewer_zone,
+            now=now,
         )
         wanted = params.get("start", "")
         start = next((t for _, times in slot_days for t in times if _iso(t) == wanted), None)
@@ -181,19 +162,19 @@ def checkout(request, coach_id: int):
         return _render_buy(request, _buy_context(request, coach, error=str(error)))
 
     if order.status == Order.Status.PAID:
-        return _redirect(request, reverse("payments:order_detail", args=[order.pk]))
+        return redirect_htmx(request, reverse("payments:order_detail", args=[order.pk]))
     if order.method == Order.Method.WALLET:
         try:
             services.order_pay_with_wallet(order=order, now=now)
         except services.PaymentError as error:
             services.order_expire(order=order, now=now, why="wallet payment failed", force=True)
             return _render_buy(request, _buy_context(request, coach, error=str(error)))
-        return _redirect(request, reverse("payments:order_detail", args=[order.pk]))
+        return redirect_htmx(request, reverse("payments:order_detail", args=[order.pk]))
     try:
         url = services.order_checkout_url(order=order)
     except stripe_gateway.PaymentsUnavailable as error:
         return _render_buy(request, _buy_context(request, coach, error=str(error)))
-    return _redirect(request, url)
+    return redirect_htmx(request, url)
 
 
 @login_required
@@ -241,7 +222,7 @@ def top_up(request):
     if form.is_valid():
         try:
             top_up = services.topup_start(user=request.user, amount=form.cleaned_data["amount"])
-            return _redirect(
+            return redirect_htmx(
                 request, services.topup_checkout_url(top_up=top_up, now=timezone.now())
             )
         except (services.PaymentError, stripe_gateway.PaymentsUnavailable) as failure:

@@ -1,12 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from coaching.models import CoachProfile, Skill
+from hse.http import redirect_htmx
 from payments import services as payments
 from payments import stripe_gateway
 from payments.models import Credit, Order
@@ -33,12 +34,9 @@ def _after_action(request, session_request, *, redirect_to: str | None = None):
         from sessions_app.views import pending_panel
 
         return pending_panel(request)
-    url = redirect_to or reverse("requests:detail", args=[session_request.pk])
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return redirect_htmx(
+        request, redirect_to or reverse("requests:detail", args=[session_request.pk])
+    )
 
 
 @login_required
@@ -207,11 +205,7 @@ def _pay(request, accepted, now):
     except stripe_gateway.PaymentsUnavailable as error:
         messages.error(request, str(error))
         return _after_action(request, accepted)
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return redirect_htmx(request, url)
 
 
 @login_required

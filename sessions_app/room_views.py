@@ -8,19 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from hse.http import redirect_htmx
 from sessions_app import services
 from sessions_app.forms import ConfirmForm, ReportForm
 from sessions_app.lifecycle import phase, room_opens_at
 from sessions_app.models import Session
 from sessions_app.views import _session_or_404
-
-
-def _go(request, url: str) -> HttpResponse:
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 def _room_context(request, session: Session) -> dict:
@@ -69,7 +62,7 @@ def room(request, session_id: int):
         # Over (ended by the coach or the clock): the client confirms or reports.
         ended = status == Session.Status.ENDED and not context["is_coach"]
         target = "sessions:confirm" if ended else "sessions:detail"
-        return _go(request, reverse(target, args=[session.pk]))
+        return redirect_htmx(request, reverse(target, args=[session.pk]))
     if request.GET.get("watch") == "1":
         return HttpResponse(status=204)  # the call's watcher: still live, nothing to do
     if request.htmx and request.htmx.target == "room-state":
@@ -88,8 +81,8 @@ def start(request, session_id: int):
         services.session_join(session=session, by=request.user, now=timezone.now())
     except services.BookingError as error:
         messages.error(request, str(error))
-        return _go(request, reverse("sessions:room", args=[session.pk]))
-    return _go(request, reverse("sessions:room", args=[session.pk]) + "?call=1")
+        return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
+    return redirect_htmx(request, reverse("sessions:room", args=[session.pk]) + "?call=1")
 
 
 @login_required
@@ -99,9 +92,9 @@ def join(request, session_id: int):
     info = phase(session, timezone.now())
     if info.status != Session.Status.IN_PROGRESS:
         messages.error(request, "The coach has not started the session yet.")
-        return _go(request, reverse("sessions:room", args=[session.pk]))
+        return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
     services.session_join(session=session, by=request.user, now=timezone.now())
-    return _go(request, reverse("sessions:room", args=[session.pk]) + "?call=1")
+    return redirect_htmx(request, reverse("sessions:room", args=[session.pk]) + "?call=1")
 
 
 @login_required
@@ -110,8 +103,8 @@ def leave(request, session_id: int):
     session = _session_or_404(request, session_id)
     services.session_leave(session=session, by=request.user, now=timezone.now())
     if session.coach.user_id == request.user.pk:
-        return _go(request, reverse("sessions:room", args=[session.pk]))
-    return _go(request, reverse("sessions:left", args=[session.pk]))
+        return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
+    return redirect_htmx(request, reverse("sessions:left", args=[session.pk]))
 
 
 @login_required
@@ -130,9 +123,9 @@ def end(request, session_id: int):
         services.session_end(session=session, by=request.user, now=timezone.now())
     except services.BookingError as error:
         messages.error(request, str(error))
-        return _go(request, reverse("sessions:room", args=[session.pk]))
+        return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
     messages.success(request, "Session ended. The client is asked to confirm it.")
-    return _go(request, reverse("sessions:detail", args=[session.pk]))
+    return redirect_htmx(request, reverse("sessions:detail", args=[session.pk]))
 
 
 def _client_only(request, session: Session) -> None:

@@ -1,5 +1,4 @@
 from datetime import date, timedelta
-from itertools import groupby
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.timezones import zone_label
-from coaching.selectors import bookable_slots
+from coaching.selectors import bookable_days
 from payments.models import Credit
 from sessions_app import selectors, services
 from sessions_app.forms import ScheduleForm, SurveyForm
@@ -118,18 +117,15 @@ def schedule(request, credit_id: int):
                 return redirect("sessions:survey", session_id=session.pk)
         else:
             error = "Pick one of the times below."
-    slots = bookable_slots(
-        coach=credit.coach,
-        duration_minutes=credit.duration_minutes,
-        start=now,
-        end=now + timedelta(days=settings.HSE_BOOKING_DAYS),
-        now=now,
-        client=request.user,
-    )
-    local = [slot.astimezone(request.viewer_zone) for slot in slots]
     context = {
         "credit": credit,
-        "slot_days": [(day, list(times)) for day, times in groupby(local, key=lambda t: t.date())],
+        "slot_days": bookable_days(
+            coach=credit.coach,
+            client=request.user,
+            duration_minutes=credit.duration_minutes,
+            zone=request.viewer_zone,
+            now=now,
+        ),
         "error": error,
         "zone_label": zone_label(request.viewer_zone_name, now),
     }
