@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import User
+from accounts.models import QueuedEmail, User
 
 
 @admin.register(User)
@@ -28,3 +28,20 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+
+@admin.register(QueuedEmail)
+class QueuedEmailAdmin(admin.ModelAdmin):
+    """What was sent to whom and when, and what is still waiting (read-only)."""
+
+    list_display = ("subject", "to", "template", "created_at", "sent_at", "attempts")
+    list_filter = ("template", ("sent_at", admin.EmptyFieldListFilter))
+    search_fields = ("to__email", "subject")
+    list_select_related = ("to",)
+    readonly_fields = ("to", "template", "subject", "payload", "created_at", "sent_at", "attempts")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

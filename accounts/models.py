@@ -76,3 +76,29 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.display_name.split(" ")[0] if self.display_name else self.email
+
+
+class QueuedEmail(models.Model):
+    """An email written in the same transaction as what it tells (the outbox), sent by the
+    worker afterwards. A crash between the commit and the hand-over to the broker loses
+    nothing: the periodic flush sends whatever is still unsent."""
+
+    MAX_ATTEMPTS = 5
+
+    to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    template = models.CharField(max_length=60)
+    subject = models.CharField(max_length=200)
+    payload = models.JSONField(help_text="The context (rows as references) and attachments.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["id"], name="queued_email_unsent", condition=models.Q(sent_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} to user {self.to_id}"

@@ -300,6 +300,15 @@ def time_sweeps(rows: int = 10_000) -> None:
     timed("coach-late", lambda: services.coach_late_notify_due(now=now))
     micro_sessions(now + timedelta(minutes=2), timedelta(seconds=1), "scheduled")
     timed("reminders", lambda: services.reminders_send_due(now=now))
+    # What the worker then does with the emails the sweeps wrote to the outbox (the tasks
+    # the sweeps queued are dropped: the same work is done here, in one process, timed).
+    from accounts.models import QueuedEmail
+    from hse.celery import app
+    from hse.tasks import flush_emails
+
+    app.control.purge()
+    waiting = QueuedEmail.objects.filter(sent_at=None).count()
+    timed(f"send {waiting:,} emails", flush_emails)
     print(f"\nsweeps over {rows:,} due rows each")
     for name, done, seconds in results:
         print(f"  {name:<16}{done:>7} rows  {seconds:6.2f} s")

@@ -48,6 +48,11 @@ PERIODIC_TASKS: dict[str, Every] = {
         seconds=60,
         description="Expires unpaid orders and frees their held slots after 30 minutes.",
     ),
+    "flush the email outbox": Every(
+        task="hse.flush_emails",
+        seconds=60,
+        description="Sends emails whose hand-over to the worker was lost, and retries failed ones.",
+    ),
     "clear expired login sessions": Every(
         task="hse.clear_expired_sessions",
         seconds=24 * 3600,

@@ -157,16 +157,35 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
     # The filesystem transport expects its folders to exist; web and worker both write here.
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A task a dead worker took (acknowledged late) goes back to the queue after this many
+    # seconds; it must exceed the longest task. Abandoned tasks are looked for about as
+    # often as one can fall due.
+    _visibility = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": _visibility,
+        "unacked_restore_interval": min(10, max(1, _visibility // 4)),
+        "unacked_restore_throttle": 1 if _visibility < 600 else 10,
+    }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "hse")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
+# Queuing must not hang a request when the broker is away: one quick retry, then the caller
+# falls back (emails are then sent in-process).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Our own beat schedule lives in hse/schedules.py and is written to the database on migrate.
@@ -214,6 +233,9 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    # With the file backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
+    # each batch of emails lands as one file here.
+    EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 
 # --- Stripe (used by payments) --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
+from hse.sweeps import in_locked_batches
 from payments.models import Credit, Order
 from payments.services import PaymentError
 from requests_app import emails
@@ -465,40 +466,37 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
     and both people are told. A batch at a time: rows locked with SKIP LOCKED (a request
     being answered right now is skipped and left to its answer), one conditional UPDATE,
     the events in bulk."""
-    done = 0
-    while True:
-        with transaction.atomic():
-            due = list(
-                SessionRequest.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("coach__user", "client", "skill")
-                .filter(status=Status.PENDING, deadline__lte=now)
-                .order_by("deadline", "pk")[:batch]
+    due = (
+        SessionRequest.objects.filter(status=Status.PENDING, deadline__lte=now)
+        .select_related("coach__user", "client", "skill")
+        .order_by("deadline", "pk")
+    )
+
+    def handle(requests):
+        expired = SessionRequest.objects.filter(
+            pk__in=[request.pk for request in requests], status=Status.PENDING
+        ).update(status=Status.EXPIRED, closed_at=now)
+        RequestEvent.objects.bulk_create(
+            RequestEvent(
+                request_id=request.pk,
+                at=now,
+                by=None,
+                from_status=Status.PENDING,
+                to_status=Status.EXPIRED,
+                why="not answered by the deadline",
             )
-            ids = [request.pk for request in due]
-            SessionRequest.objects.filter(pk__in=ids, status=Status.PENDING).update(
-                status=Status.EXPIRED, closed_at=now
-            )
-            RequestEvent.objects.bulk_create(
-                RequestEvent(
-                    request_id=request.pk,
-                    at=now,
-                    by=None,
-                    from_status=Status.PENDING,
-                    to_status=Status.EXPIRED,
-                    why="not answered by the deadline",
-                )
-                for request in due
-            )
-            held = [request.credit_id for request in due if request.credit_id]
-            Credit.objects.filter(pk__in=held, status=Credit.Status.HELD).update(
-                status=Credit.Status.AVAILABLE
-            )
-            for request in due:
-                request.status, request.closed_at = Status.EXPIRED, now
-                emails.request_expired(request=request)
-            done += len(due)
-        if len(due) < batch:
-            return done
+            for request in requests
+        )
+        held = [request.credit_id for request in requests if request.credit_id]
+        Credit.objects.filter(pk__in=held, status=Credit.Status.HELD).update(
+            status=Credit.Status.AVAILABLE
+        )
+        for request in requests:
+            request.status, request.closed_at = Status.EXPIRED, now
+            emails.request_expired(request=request)
+        return expired
+
+    return in_locked_batches(due, handle, batch=batch)
 
 
 def requests_close_for_session(*, session: Session, by: User, now: datetime) -> int:

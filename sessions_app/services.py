@@ -7,6 +7,7 @@ from django.db.models import Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from coaching.selectors import bookable_slots, busy_intervals
+from hse.sweeps import in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 
 
@@ -178,43 +179,42 @@ def holds_expire_due(*, now: datetime, batch: int = 1000) -> int:
     from payments.models import Order
     from payments.services import expire_checkouts_quietly
 
-    done = 0
-    while True:
-        with transaction.atomic():
-            due = list(
-                Order.objects.select_for_update(skip_locked=True)
-                .filter(status=Order.Status.PENDING, expires_at__lte=now)
-                .order_by("expires_at", "pk")
-                .values_list("pk", "held_session_id", "stripe_checkout_id")[:batch]
+    due = (
+        Order.objects.filter(status=Order.Status.PENDING, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", "held_session_id", "stripe_checkout_id")
+    )
+
+    def handle(orders):
+        expired = Order.objects.filter(
+            pk__in=[pk for pk, _, _ in orders], status=Order.Status.PENDING
+        ).update(status=Order.Status.EXPIRED)
+        held = list(
+            Session.objects.filter(
+                pk__in=[session for _, session, _ in orders if session],
+                status=Session.Status.HELD,
+            ).values_list("pk", flat=True)
+        )
+        Session.objects.filter(pk__in=held, status=Session.Status.HELD).update(
+            status=Session.Status.EXPIRED
+        )
+        SessionEvent.objects.bulk_create(
+            SessionEvent(
+                session_id=pk,
+                at=now,
+                by=None,
+                from_status=Session.Status.HELD,
+                to_status=Session.Status.EXPIRED,
+                why="checkout hold expired",
             )
-            done += Order.objects.filter(
-                pk__in=[pk for pk, _, _ in due], status=Order.Status.PENDING
-            ).update(status=Order.Status.EXPIRED)
-            held = list(
-                Session.objects.filter(
-                    pk__in=[session for _, session, _ in due if session],
-                    status=Session.Status.HELD,
-                ).values_list("pk", flat=True)
-            )
-            Session.objects.filter(pk__in=held, status=Session.Status.HELD).update(
-                status=Session.Status.EXPIRED
-            )
-            SessionEvent.objects.bulk_create(
-                SessionEvent(
-                    session_id=pk,
-                    at=now,
-                    by=None,
-                    from_status=Session.Status.HELD,
-                    to_status=Session.Status.EXPIRED,
-                    why="checkout hold expired",
-                )
-                for pk in held
-            )
-            checkouts = [checkout for _, _, checkout in due if checkout]
-            if checkouts:
-                transaction.on_commit(lambda ids=checkouts: expire_checkouts_quietly(ids))
-        if len(due) < batch:
-            return done
+            for pk in held
+        )
+        checkouts = [checkout for _, _, checkout in orders if checkout]
+        if checkouts:
+            transaction.on_commit(lambda: expire_checkouts_quietly(checkouts))
+        return expired
+
+    return in_locked_batches(due, handle, batch=batch)
 
 
 def survey_answer(
@@ -476,23 +476,6 @@ def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
 # --- Timers (each an idempotent sweep: safe twice, safe at once, catches up) ----------------
 
 
-def _sweep_batches(queryset, handle_batch, *, batch: int) -> int:
-    """Runs ``handle_batch`` on due rows a locked batch at a time (SKIP LOCKED: rows another
-    worker holds are left to it), until none are left; returns how many were handled."""
-    done = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                queryset.select_for_update(skip_locked=True, of=("self",))
-                .select_related("coach__user", "client", "skill")
-                .order_by("pk")[:batch]
-            )
-            if rows:
-                done += handle_batch(rows)
-        if len(rows) < batch:
-            return done
-
-
 def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
     """Sessions still open 15 minutes after their end are ended, a batch at a time: one
     UPDATE, events and attendance rows in bulk, then the emails after the commit."""
@@ -502,9 +485,13 @@ def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
     from sessions_app.models import Attendance
 
     after = timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
-    due = Session.objects.filter(
-        status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS),
-        ends_at__lte=now - after,
+    due = (
+        Session.objects.filter(
+            status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS),
+            ends_at__lte=now - after,
+        )
+        .select_related("coach__user", "client", "skill")
+        .order_by("pk")
     )
 
     def handle(sessions):
@@ -526,7 +513,7 @@ def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
             emails.session_ended(session=session)
         return moved
 
-    return _sweep_batches(due, handle, batch=batch)
+    return in_locked_batches(due, handle, batch=batch)
 
 
 def _bulk_move(ids: list[int], action: str, *, now: datetime, why: str, **fields) -> int:
@@ -553,26 +540,22 @@ def sessions_auto_confirm_due(*, now: datetime, batch: int = 1000) -> int:
     from payments.models import Credit
 
     cutoff = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
-    done = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                Session.objects.select_for_update(skip_locked=True)
-                .filter(status=Session.Status.ENDED, ended_at__lte=cutoff)
-                .order_by("pk")
-                .values_list("pk", "credit_id")[:batch]
-            )
-            done += _bulk_move(
-                [pk for pk, _ in rows],
-                "auto_confirm",
-                now=now,
-                why="not reported within 72 hours",
-                closed_at=now,
-            )
-            credits = [credit for _, credit in rows if credit]
-            Credit.objects.filter(pk__in=credits).update(status=Credit.Status.USED)
-        if len(rows) < batch:
-            return done
+    due = (
+        Session.objects.filter(status=Session.Status.ENDED, ended_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", "credit_id")
+    )
+
+    def handle(rows):
+        confirmed = _bulk_move(
+            [pk for pk, _ in rows], "auto_confirm", now=now, why="not reported within 72 hours",
+            closed_at=now,
+        )  # fmt: skip
+        credits = [credit for _, credit in rows if credit]
+        Credit.objects.filter(pk__in=credits).update(status=Credit.Status.USED)
+        return confirmed
+
+    return in_locked_batches(due, handle, batch=batch)
 
 
 def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
@@ -581,11 +564,15 @@ def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
 
     late = now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES)
     auto_end = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
-    due = Session.objects.filter(
-        status=Session.Status.SCHEDULED,
-        starts_at__lte=late,
-        ends_at__gt=auto_end,
-        coach_late_notified_at__isnull=True,
+    due = (
+        Session.objects.filter(
+            status=Session.Status.SCHEDULED,
+            starts_at__lte=late,
+            ends_at__gt=auto_end,
+            coach_late_notified_at__isnull=True,
+        )
+        .select_related("coach__user", "client", "skill")
+        .order_by("pk")
     )
 
     def handle(sessions):
@@ -594,7 +581,7 @@ def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
             emails.coach_late(session=session)
         return len(sessions)
 
-    return _sweep_batches(due, handle, batch=batch)
+    return in_locked_batches(due, handle, batch=batch)
 
 
 def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
@@ -607,11 +594,15 @@ def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
     # The day-before reminder is pointless once the starting-soon one is due.
     windows = (("reminder_day_sent_at", day, soon), ("reminder_soon_sent_at", soon, 0))
     for field, minutes, not_within in windows:
-        due = Session.objects.filter(
-            status=Session.Status.SCHEDULED,
-            starts_at__lte=now + timedelta(minutes=minutes),
-            starts_at__gt=now + timedelta(minutes=not_within),
-            **{f"{field}__isnull": True},
+        due = (
+            Session.objects.filter(
+                status=Session.Status.SCHEDULED,
+                starts_at__lte=now + timedelta(minutes=minutes),
+                starts_at__gt=now + timedelta(minutes=not_within),
+                **{f"{field}__isnull": True},
+            )
+            .select_related("coach__user", "client", "skill")
+            .order_by("pk")
         )
 
         def handle(sessions, field=field, minutes=minutes):
@@ -620,7 +611,7 @@ def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
                 emails.reminder(session=session, minutes=minutes)
             return len(sessions)
 
-        sent += _sweep_batches(due, handle, batch=batch)
+        sent += in_locked_batches(due, handle, batch=batch)
     return sent
 
 

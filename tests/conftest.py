@@ -14,6 +14,11 @@ REQUIRE_SERVICES = bool(os.environ.get("HSE_TEST_REQUIRE_SERVICES"))
 def pytest_configure(config):
     # Hashing passwords properly is the slowest thing a test does; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Queued work (emails) runs in the test's own process, so its effects can be asserted;
+    # the tests that need a real worker switch this off for themselves.
+    from hse.celery import app
+
+    app.conf.task_always_eager = True
 
 
 def pytest_sessionstart(session):

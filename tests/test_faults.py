@@ -1,25 +1,31 @@
-"""Faults: Redis going away, and beat stopped for hours."""
+"""Faults: Redis going away, beat stopped for hours, a worker killed in the middle of a sweep."""
 
+import os
 import shutil
 import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from payments.models import Order
 from requests_app.models import SessionRequest
 from sessions_app import services
 from sessions_app.models import Session, SessionEvent
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, CoachFactory, SkillFactory, UserFactory
 from tests.stripe_helpers import free_port
 from tests.test_requests import package
 from tests.test_session_lifecycle import T, at
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class OwnRedis:
@@ -135,3 +141,103 @@ def test_beat_stopped_for_six_hours_catches_up_every_overdue_timer_once(
     assert first[2] == 0  # the session is over: no late-coach notice after the fact
     assert second == (0, 0, 0, 0, 0, 0)
     assert (SessionEvent.objects.count(), len(mail.outbox)) == (events, mails)
+
+
+def _database_url() -> str:
+    """The test database, for a process of our own to work on."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _worker(env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "hse", "worker", "-P", "solo", "-l", "WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+def _wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs the redis-server program")
+@pytest.mark.skipif(not settings.USES_POSTGRES, reason="a worker process shares PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_sweep_leaves_no_double_effects_once_another_takes_over(tmp_path):
+    """The auto-end sweep is killed (SIGKILL) after some of its batches committed and in the
+    middle of another. The task was acknowledged late, so the broker gives it to the next
+    worker, which ends the rest: every session ends once, with one event, one attendance row
+    and one email (the emails wait in the outbox, written in the sweep's transactions)."""
+    from celery import Celery
+
+    from accounts.models import QueuedEmail
+    from sessions_app.models import Attendance
+
+    count = 3000
+    now = timezone.now()
+    coach, client, skill = CoachFactory(), UserFactory(), SkillFactory()
+    Session.objects.bulk_create(
+        Session(coach=coach, client=client, skill=skill,
+                duration_minutes=30, starts_at=now - timedelta(hours=3) + timedelta(seconds=n),
+                ends_at=now - timedelta(hours=3) + timedelta(seconds=n + 1),
+                status=Session.Status.IN_PROGRESS)
+        for n in range(count)
+    )  # fmt: skip
+    broker = OwnRedis()
+    broker.start()
+    broker_url = f"redis://127.0.0.1:{broker.port}/0"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "hse.settings",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_RESULT_BACKEND": broker_url,
+        "CELERY_VISIBILITY_TIMEOUT": "2",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path),
+    }
+    ended = SessionEvent.objects.filter(to_status="ended")
+    workers = []
+    try:
+        workers.append(_worker(env))
+        producer = Celery("producer", broker=broker_url, set_as_current=False)
+        producer.send_task("sessions.auto_end", queue="hse")
+        done_at_kill = _wait_for(ended.count, 120, "the first batch to commit")
+        workers[0].kill()
+        workers[0].wait(timeout=10)
+        assert done_at_kill < count, "the sweep finished before it could be killed"
+
+        workers.append(_worker(env))
+        _wait_for(lambda: ended.count() == count, 120, "the second worker to finish the sweep")
+
+        def emails_sent():
+            return sum(
+                path.read_text().count("Subject: [HSE] Your session ended")
+                for path in tmp_path.iterdir()
+            )
+
+        # The kill may fall between a batch's commit and the hand-over of its emails to
+        # the broker: beat's next flush of the outbox sends what was not handed over.
+        producer.send_task("hse.flush_emails", queue="hse")
+        _wait_for(lambda: emails_sent() >= count, 60, "every email")
+        time.sleep(3)  # longer than the visibility timeout: nothing else comes back
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=10)
+        broker.stop()
+
+    assert Session.objects.filter(status="ended").count() == count
+    assert ended.count() == count
+    assert Attendance.objects.filter(kind="auto_end").count() == count
+    assert emails_sent() == count
+    assert not QueuedEmail.objects.filter(sent_at=None).exists()
