@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from accounts.models import User
 from coaching.models import CoachProfile
@@ -26,7 +26,22 @@ def requests_awaiting(*, user: User, now: datetime) -> QuerySet[SessionRequest]:
         .open_at(now)
         .exclude(proposed_by=user)
         .select_related("coach__user", "client", "skill", "proposed_by")
+        .annotate(client_has_free_credit=_client_has_free_credit())
         .order_by("deadline")
+    )
+
+
+def _client_has_free_credit() -> Exists:
+    """Whether the request's client holds a free credit that fits it (so accepting it needs
+    no payment), as a subquery: one query for a whole list of requests."""
+    return Exists(
+        Credit.objects.filter(
+            client=OuterRef("client"),
+            coach=OuterRef("coach"),
+            skill=OuterRef("skill"),
+            duration_minutes=OuterRef("duration_minutes"),
+            status=Credit.Status.AVAILABLE,
+        )
     )
 
 

@@ -116,6 +116,9 @@ def needs_payment(session_request) -> bool:
     without a matching free credit."""
     if session_request.is_reschedule or session_request.credit_id:
         return False
+    known = getattr(session_request, "client_has_free_credit", None)  # lists annotate it
+    if known is not None:
+        return not known
     return not Credit.objects.filter(
         client=session_request.client,
         coach=session_request.coach,

@@ -212,3 +212,36 @@ def test_a_request_past_its_deadline_shows_as_expired_before_the_sweep(
     assert client.get("/").context["pending_count"] == 0
     open_request.refresh_from_db()
     assert open_request.status == "pending"  # the sweep has not run; pages know anyway
+
+
+@freeze_time(SENT)
+def test_the_sidebar_costs_the_same_queries_for_one_request_or_many(
+    client, alice, bob, leadership, django_assert_num_queries
+):
+    """Each card knows whether accepting needs a payment (the client has no fitting credit)
+    from the list's own query, not from one query per card."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.models import Credit
+
+    package(alice, bob, leadership)
+    Credit.objects.filter(client=alice).update(status="used")  # so accepting means paying
+
+    def propose(hours):
+        request_propose(
+            by=bob.user, coach=bob, client=alice, skill=leadership, duration_minutes=30,
+            starts_at=IN_5_DAYS + timedelta(hours=hours), now=SENT,
+        )  # fmt: skip
+
+    client.force_login(alice)
+    propose(0)
+    with CaptureQueriesContext(connection) as one:
+        page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
+    assert page.content.decode().count("Accept &amp; pay by card") == 1
+    for hours in (2, 4, 6):
+        propose(hours)
+    with django_assert_num_queries(len(one.captured_queries)):
+        page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
+    assert page.content.decode().count("Accept &amp; pay by card") == 4
+    assert len(one.captured_queries) <= 15
