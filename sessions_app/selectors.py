@@ -158,16 +158,21 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
 
 
 def pending_count(*, user: User, now: datetime) -> int:
+    """How many pending actions the header's badge shows: one query on every page."""
     from requests_app.selectors import requests_awaiting
 
     if not user.is_authenticated:
         return 0
-    return (
-        _unanswered_surveys(user=user, now=now).count()
-        + requests_awaiting(user=user, now=now).count()
-        + _to_confirm(user=user, now=now).count()
-        + _coach_late(user=user, now=now).count()
-    )
+    ids = [
+        rows.order_by().values_list("pk")
+        for rows in (
+            _unanswered_surveys(user=user, now=now),
+            requests_awaiting(user=user, now=now),
+            _to_confirm(user=user, now=now),
+            _coach_late(user=user, now=now),
+        )
+    ]
+    return ids[0].union(*ids[1:], all=True).count()
 
 
 @dataclass(frozen=True)
