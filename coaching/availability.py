@@ -34,6 +34,16 @@ def boundary_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     raise ValueError(f"no wall time exists after {day} +{minute}min in {zone}")  # pragma: no cover
 
 
+def _even_day_start(day: date, zone: ZoneInfo) -> datetime | None:
+    """Local midnight of ``day`` as a UTC instant when the whole day keeps one UTC offset
+    (every wall time is then midnight plus its minutes); None on a day the clocks change."""
+    begins = local_instant(day, 0, zone)
+    ends = local_instant(day + timedelta(days=1), 0, zone)
+    if begins is None or ends is None or ends - begins != timedelta(days=1):
+        return None
+    return begins
+
+
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, with overlapping or touching intervals joined."""
     merged: list[Interval] = []
@@ -103,9 +113,16 @@ def slot_starts(
     busy_intervals = merge(busy)
     busy_starts = [interval[0] for interval in busy_intervals]
 
+    midnights: dict[date, datetime | None] = {}
     found: set[datetime] = set()
     for day, minute in candidates:
-        begins = local_instant(day, minute, zone)
+        if day not in midnights:
+            midnights[day] = _even_day_start(day, zone)
+        midnight = midnights[day]
+        if midnight is not None:
+            begins = midnight + timedelta(minutes=minute)
+        else:
+            begins = local_instant(day, minute, zone)
         if begins is None or begins < lower or begins >= end:
             continue
         finishes = begins + duration

@@ -78,12 +78,13 @@ def busy_intervals(
         if count_requests
         else SessionRequest.objects.none()
     )
+    # One round trip for the three kinds.
     return merge(
-        [
-            *time_off.values_list("starts_at", "ends_at"),
-            *sessions.values_list("starts_at", "ends_at"),
-            *requests.values_list("starts_at", "ends_at"),
-        ]
+        time_off.values_list("starts_at", "ends_at").union(
+            sessions.order_by().values_list("starts_at", "ends_at"),
+            requests.order_by().values_list("starts_at", "ends_at"),
+            all=True,
+        )
     )
 
 
@@ -143,23 +144,36 @@ def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) 
     return slots_by_local_day(slots, zone)
 
 
-def coach_rating(*, coach: CoachProfile) -> dict:
-    """{"average": 4.5 or None, "count": n} over the coach's rated, confirmed sessions."""
+def _reviews_key(coach_id: int) -> str:
+    return f"coach-reviews:{coach_id}"
+
+
+def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
+    """{"average": 4.5 or None, "count": n, "latest": [sessions]} over the coach's rated,
+    confirmed sessions, with the latest commented ones. Kept in the cache: it changes only
+    when a client confirms with a rating (``forget_coach_reviews``)."""
+    from django.core.cache import cache
     from django.db.models import Avg, Count
 
     from sessions_app.models import Session
 
-    return Session.objects.filter(
-        coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
-    ).aggregate(average=Avg("rating"), count=Count("id"))
+    def read():
+        rated = Session.objects.filter(
+            coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
+        )
+        return {
+            **rated.aggregate(average=Avg("rating"), count=Count("id")),
+            "latest": list(
+                rated.exclude(rating_comment="")
+                .select_related("client")
+                .order_by("-closed_at")[:limit]
+            ),
+        }
+
+    return cache.get_or_set(_reviews_key(coach.pk), read, timeout=600)
 
 
-def coach_reviews(*, coach: CoachProfile, limit: int = 5):
-    from sessions_app.models import Session
+def forget_coach_reviews(*, coach_id: int) -> None:
+    from django.core.cache import cache
 
-    return (
-        Session.objects.filter(coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False)
-        .exclude(rating_comment="")
-        .select_related("client")
-        .order_by("-closed_at")[:limit]
-    )
+    cache.delete(_reviews_key(coach_id))

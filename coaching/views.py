@@ -80,8 +80,8 @@ def coach_detail(request, coach_id: int):
     show_all = request.GET.get("show") == "all"
     context = {
         "coach": coach,
-        "rating": selectors.coach_rating(coach=coach),
-        "reviews": selectors.coach_reviews(coach=coach),
+        "rating": (reviews := selectors.coach_reviews(coach=coach)),
+        "reviews": reviews["latest"],
         "duration": duration,
         "durations": [
             (

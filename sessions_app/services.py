@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import bookable_slots, busy_intervals
+from coaching.selectors import bookable_slots, busy_intervals, forget_coach_reviews
 from hse.sweeps import in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 
@@ -420,6 +420,9 @@ def session_confirm(
         if session.credit_id:
             Credit.objects.filter(pk=session.credit_id).update(status=Credit.Status.USED)
         emails.post_session(session=session)
+        if rating is not None:
+            coach_id = session.coach_id
+            transaction.on_commit(lambda: forget_coach_reviews(coach_id=coach_id))
     return session
 
 

@@ -134,6 +134,9 @@ def test_confirm_rates_the_coach_and_sends_the_post_session_email(
     services.session_start(session=session, by=bob.user, now=at(0))
     services.session_end(session=session, by=bob.user, now=at(55))
     client.force_login(alice)
+    # The coach page keeps reviews in the cache: a new rating must replace them at once.
+    before = client.get(reverse("coaching:coach_detail", args=[bob.pk])).content.decode()
+    assert "1 review" not in before
 
     with freeze_time(at(60)), django_capture_on_commit_callbacks(execute=True):
         bad = client.post(reverse("sessions:confirm", args=[session.pk]), {"rating": "9"})
