@@ -321,6 +321,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--closed-seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--sweeps-only", action="store_true")
     parser.add_argument("--no-sweeps", action="store_true")
     args = parser.parse_args()
@@ -331,12 +332,12 @@ def main() -> int:
         rebuild()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "hse.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-         "-w", str(args.workers), "-k", "gthread", "--threads", "4", "--log-level", "warning"],
+         "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning"],
         cwd=ROOT, env=ENV,
     )  # fmt: skip
     try:
         time.sleep(3)
-        print(f"\nmachine: {os.cpu_count()} cores; gunicorn {args.workers} workers x 4 threads; "
+        print(f"\nmachine: {os.cpu_count()} cores; gunicorn {args.workers} workers x {args.threads} threads; "
               f"PostgreSQL {DB}; {args.users} users")  # fmt: skip
         coach_ids, top_ups, keys = prepare(args.users)
         half = len(top_ups) // 2
