@@ -365,3 +365,24 @@ def test_the_coach_dashboard_shows_earnings_after_the_fee(client, alice, bob, se
     assert "$85.00" in page.content.decode()
     client.force_login(alice)
     assert client.get(reverse("sessions:dashboard")).status_code == 404
+
+
+def test_the_sessions_page_costs_the_same_queries_for_one_session_or_many(
+    client, alice, bob, leadership, session, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    with freeze_time(BOOKED_AT), CaptureQueriesContext(connection) as one:
+        assert client.get(reverse("sessions:list")).status_code == 200
+    for day in (1, 2, 3):
+        Session.objects.create(
+            coach=bob, client=alice, skill=leadership, duration_minutes=60,
+            starts_at=T + timedelta(days=day), ends_at=T + timedelta(days=day, hours=1),
+            status=Session.Status.SCHEDULED, rating=None,
+        )  # fmt: skip
+    with freeze_time(BOOKED_AT), django_assert_num_queries(len(one.captured_queries)):
+        page = client.get(reverse("sessions:list"))
+    assert len(page.context["upcoming"]) == 4
+    assert len(one.captured_queries) <= 15
