@@ -2,6 +2,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 
@@ -35,6 +36,19 @@ LANGUAGES = [
     ("ko", "Korean"),
 ]
 LANGUAGE_NAMES = dict(LANGUAGES)
+
+
+def own_coach_ids(user) -> list[int]:
+    """[the id of ``user``'s coach profile], or [] for anyone else. Lists of sessions and
+    requests filter with ``Q(client=user) | Q(coach_id__in=own_coach_ids(user))``: both sides
+    by their own index, where an OR across the join to the profile makes PostgreSQL read
+    every row. The profile is cached on the user object for the rest of the request."""
+    if not user.is_coach:
+        return []
+    try:
+        return [user.coach_profile.pk]
+    except ObjectDoesNotExist:
+        return []
 
 
 class CoachProfileQuerySet(models.QuerySet):

@@ -1,11 +1,8 @@
-from contextlib import suppress
-
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 
-from coaching.models import CoachProfile, Skill
+from coaching.models import CoachProfile, Skill, own_coach_ids
 
 
 class SessionRequestQuerySet(models.QuerySet):
@@ -13,13 +10,7 @@ class SessionRequestQuerySet(models.QuerySet):
         """The requests a person may see: those between them and someone else."""
         if not user.is_authenticated:
             return self.none()
-        # Both sides by their own index: an OR across the join to the coach's profile
-        # would make PostgreSQL read every request.
-        coach_ids = []
-        if user.is_coach:
-            with suppress(ObjectDoesNotExist):
-                coach_ids = [user.coach_profile.pk]  # cached on the user for the request
-        return self.filter(Q(client=user) | Q(coach_id__in=coach_ids))
+        return self.filter(Q(client=user) | Q(coach_id__in=own_coach_ids(user)))
 
     def open_at(self, now):
         """Pending and not past the deadline: a request past it is expired on every page,
