@@ -92,7 +92,11 @@ def coach_detail(request, coach_id: int):
             )
             for minutes in durations
         ],
-        "slot_days": slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS],
+        # Formatted here: a template filter per slot costs more than the rest of the page.
+        "slot_days": [
+            (day, [(time.isoformat(), f"{time:%H:%M}") for time in times])
+            for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
+        ],
         "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),
         "slot_days_shown": days,
         "zone_label": zone_label(request.viewer_zone_name, now),

@@ -278,6 +278,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Security -------------------------------------------------------------------------------
 
+# Sessions are read from the cache and written through to the database, so a page does not
+# query the session table (and sessions survive a cache flush or a Redis outage).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

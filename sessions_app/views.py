@@ -137,6 +137,7 @@ def _pending_context(request) -> dict:
 
     now = timezone.now()
     actions = selectors.pending_actions(user=request.user, now=now)
+    request.pending_actions = actions  # the header's count is their number: no second query
     return {
         "actions": actions,
         "request_items": [request_context(request, item) for item in actions.requests],
