@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import QueuedEmail, User
+from accounts.models import QueuedEmail, QueuedNotice, User
 
 
 @admin.register(User)
@@ -39,6 +39,21 @@ class QueuedEmailAdmin(admin.ModelAdmin):
     search_fields = ("to__email", "subject")
     list_select_related = ("to",)
     readonly_fields = ("to", "template", "subject", "payload", "created_at", "sent_at", "attempts")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QueuedNotice)
+class QueuedNoticeAdmin(admin.ModelAdmin):
+    """A sweep's batches of notices and when the worker wrote their emails (read-only)."""
+
+    list_display = ("notifier", "created_at", "expanded_at", "attempts")
+    list_filter = ("notifier", ("expanded_at", admin.EmptyFieldListFilter))
+    readonly_fields = ("notifier", "ids", "options", "created_at", "expanded_at", "attempts")
 
     def has_add_permission(self, request):
         return False

@@ -102,3 +102,29 @@ class QueuedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} to user {self.to_id}"
+
+
+class QueuedNotice(models.Model):
+    """A sweep's notices for a whole batch of rows, written in the sweep's transaction as one
+    row: the worker calls ``notifier`` (a function marked ``hse.emails.bulk_notifier``) on
+    ``ids``, which writes their emails to the outbox, and marks the row done in the same
+    transaction, so each batch becomes emails once."""
+
+    notifier = models.CharField(max_length=120)
+    ids = models.JSONField()
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expanded_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="queued_notice_waiting",
+                condition=models.Q(expanded_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notifier} for {len(self.ids)} rows"

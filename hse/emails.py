@@ -1,8 +1,9 @@
 """Email: rendered in the recipient's time zone, with plain-text and HTML parts, and sent only
 after the surrounding database transaction commits, by a Celery worker: pages and sweeps only
 queue it. Rows in the context travel as references and are read again by the worker, so an
-email shows what was committed. A sweep queues each batch's emails as one task (``batched``);
-when the broker is away the emails are sent from the calling process instead. The emails are
+email shows what was committed. A sweep writes one notice per batch instead (``notify_later``),
+which the worker turns into the batch's emails; when the broker is away, a page's emails are
+sent from its own process and a sweep's wait for the minutely flush. The emails are
 written to an outbox table (``accounts.QueuedEmail``) in the same transaction, so one whose
 hand-over to the broker is lost in a crash is still sent by the periodic flush."""
 
@@ -21,8 +22,9 @@ from django.db import transaction
 from django.db.models import F, Model
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from accounts.models import QueuedEmail, User
+from accounts.models import QueuedEmail, QueuedNotice, User
 
 log = logging.getLogger(__name__)
 _local = threading.local()
@@ -97,20 +99,26 @@ def _unpack(value, rows: dict):
 
 def deliver(ids: list[int] | None = None, *, limit: int = 1000) -> int:
     """Sends queued emails (in the worker): those of ``ids``, or with none given the oldest
-    unsent ones (the periodic flush). Rows are locked with SKIP LOCKED, so an email another
-    worker is sending is left to it, and marked sent in the same transaction: each is sent
-    once unless a worker dies after sending and before its commit (then again: at least
-    once). The rows they refer to are read once per model for the batch; one failing email
-    is logged, retried by a later flush up to MAX_ATTEMPTS times, and stops nothing else."""
+    unsent ones (the periodic flush); returns how many were sent. Rows are locked with SKIP
+    LOCKED, so an email another worker is sending is left to it, and marked sent in the same
+    transaction: each is sent once unless a worker dies after sending and before its commit
+    (then again: at least once). The rows they refer to are read once per model for the
+    batch. A failing email is logged and retried by a later flush up to MAX_ATTEMPTS times
+    (not at all when a row it tells of is gone), and stops nothing else."""
+    return _deliver(ids, limit=limit)[1]
+
+
+def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int, int]:
+    """(the last id taken or 0 for none, how many were sent), for ids above ``after``."""
     with transaction.atomic():
         queued = QueuedEmail.objects.select_for_update(skip_locked=True).filter(
             sent_at__isnull=True, attempts__lt=QueuedEmail.MAX_ATTEMPTS
         )
         if ids is not None:
             queued = queued.filter(pk__in=ids)
-        queued = list(queued.order_by("pk")[:limit])
+        queued = list(queued.filter(pk__gt=after).order_by("pk")[:limit])
         if not queued:
-            return 0
+            return 0, 0
         found: dict[str, set] = defaultdict(set)
         found[User._meta.label] = {email.to_id for email in queued}
         _references([email.payload for email in queued], found)
@@ -120,7 +128,7 @@ def deliver(ids: list[int] | None = None, *, limit: int = 1000) -> int:
             model = apps.get_model(label)
             for pk, row in model._default_manager.select_related().in_bulk(pks).items():
                 rows[label, pk] = row
-        sent, failed = [], []
+        sent, failed, gone = [], [], []
         with get_connection() as connection:
             for email in queued:
                 try:
@@ -136,13 +144,30 @@ def deliver(ids: list[int] | None = None, *, limit: int = 1000) -> int:
                     )
                     connection.send_messages([message])
                     sent.append(email.pk)
+                except KeyError as missing:
+                    log.warning("email %s tells of a row that is gone: %s", email.pk, missing)
+                    gone.append(email.pk)
                 except Exception:
                     log.exception("email %s (%s) failed", email.pk, email.template)
                     failed.append(email.pk)
         now = timezone.now()
         QueuedEmail.objects.filter(pk__in=sent).update(sent_at=now)
         QueuedEmail.objects.filter(pk__in=failed).update(attempts=F("attempts") + 1)
-    return len(sent)
+        QueuedEmail.objects.filter(pk__in=gone).update(attempts=QueuedEmail.MAX_ATTEMPTS)
+    return queued[-1].pk, len(sent)
+
+
+def flush(*, batch: int = 500) -> int:
+    """Everything still waiting: notices written out, then every email tried once more;
+    returns how many emails were sent."""
+    while expand_notices():
+        pass
+    sent = last = 0
+    while True:
+        last, done = _deliver(None, limit=batch, after=last)
+        if not last:
+            return sent
+        sent += done
 
 
 def _publish(ids: list[int]) -> None:
@@ -197,3 +222,68 @@ def batched():
         _local.batch = None
     if batch:
         _save(batch)
+
+
+# --- Notices for a sweep's batch -------------------------------------------------------------
+
+
+def bulk_notifier(function):
+    """Marks ``function(ids, **options)`` as one a sweep may name in ``notify_later``: it
+    reads the rows ``ids`` and queues their emails."""
+    function.bulk_notifier = True
+    return function
+
+
+def _notifier(path: str):
+    function = import_string(path)
+    if not getattr(function, "bulk_notifier", False):
+        raise ValueError(f"{path} is not a bulk notifier")
+    return function
+
+
+def notify_later(notifier, *, ids: list[int], **options) -> None:
+    """Records, in the current transaction, that ``notifier`` must tell the people of rows
+    ``ids``: one row for a whole batch, so a sweep spends nothing per row on its emails.
+    After the commit the worker writes and sends them (``expand_notices``)."""
+    from hse.tasks import expand_notices_task
+
+    path = f"{notifier.__module__}.{notifier.__qualname__}"
+    _notifier(path)
+    notice = QueuedNotice.objects.create(notifier=path, ids=ids, options=options)
+
+    def publish():
+        try:
+            expand_notices_task.delay([notice.pk])
+        except Exception:  # the broker is away: the minutely flush expands it
+            log.warning("task queue unavailable; notice %s waits for the flush", notice.pk)
+
+    transaction.on_commit(publish)
+
+
+def expand_notices(ids: list[int] | None = None, *, limit: int = 50) -> int:
+    """Turns waiting notices (those of ``ids``, or the oldest) into emails in the outbox, each
+    notice in its own transaction with the row locked (SKIP LOCKED) and marked done there.
+    A notifier that fails is logged and retried by a later flush, up to 5 times."""
+    waiting = QueuedNotice.objects.filter(expanded_at__isnull=True, attempts__lt=5)
+    if ids is not None:
+        waiting = waiting.filter(pk__in=ids)
+    done = 0
+    for pk in waiting.order_by("pk").values_list("pk", flat=True)[:limit]:
+        try:
+            with transaction.atomic():
+                notice = (
+                    QueuedNotice.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk, expanded_at__isnull=True)
+                    .first()
+                )
+                if notice is None:
+                    continue
+                with batched():
+                    _notifier(notice.notifier)(notice.ids, **notice.options)
+                notice.expanded_at = timezone.now()
+                notice.save(update_fields=["expanded_at"])
+                done += 1
+        except Exception:
+            log.exception("notice %s could not be expanded", pk)
+            QueuedNotice.objects.filter(pk=pk).update(attempts=F("attempts") + 1)
+    return done

@@ -27,16 +27,25 @@ def send_emails(ids: list[int]) -> int:
 @shared_task(name="hse.flush_emails")
 def flush_emails() -> int:
     """Sends whatever the outbox still holds (a hand-over lost in a crash, a failed send),
-    and forgets emails sent more than a week ago."""
+    after writing the emails of sweeps' notices still waiting, and forgets emails sent more
+    than a week ago."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from accounts.models import QueuedEmail
-    from hse.emails import deliver
+    from accounts.models import QueuedEmail, QueuedNotice
+    from hse.emails import flush
 
-    sent = 0
-    while batch := deliver(limit=500):
-        sent += batch
-    QueuedEmail.objects.filter(sent_at__lt=timezone.now() - timedelta(days=7)).delete()
+    sent = flush()
+    week_ago = timezone.now() - timedelta(days=7)
+    QueuedEmail.objects.filter(sent_at__lt=week_ago).delete()
+    QueuedNotice.objects.filter(expanded_at__lt=week_ago).delete()
     return sent
+
+
+@shared_task(name="hse.expand_notices")
+def expand_notices_task(ids: list[int]) -> int:
+    """Writes the emails of a sweep's batch (see ``hse.emails.notify_later``)."""
+    from hse.emails import expand_notices
+
+    return expand_notices(ids)

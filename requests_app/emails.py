@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from hse.emails import send_email_on_commit
+from hse.emails import bulk_notifier, send_email_on_commit
 from requests_app.models import SessionRequest
 
 
@@ -102,3 +102,12 @@ def request_expired(*, request: SessionRequest) -> None:
             headline="Nobody answered in time, so the request was cancelled automatically.",
             kind="expired",
         )
+
+
+@bulk_notifier
+def requests_expired(ids: list[int]) -> None:
+    """For the sweep: the expiry emails of a batch (written out by the worker)."""
+    for request in SessionRequest.objects.filter(pk__in=ids).select_related(
+        "coach__user", "client", "skill"
+    ):
+        request_expired(request=request)

@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
+from hse.emails import notify_later
 from hse.sweeps import in_locked_batches
 from payments.models import Credit, Order
 from payments.services import PaymentError
@@ -468,32 +469,31 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
     the events in bulk."""
     due = (
         SessionRequest.objects.filter(status=Status.PENDING, deadline__lte=now)
-        .select_related("coach__user", "client", "skill")
         .order_by("deadline", "pk")
+        .values_list("pk", "credit_id")
     )
 
-    def handle(requests):
-        expired = SessionRequest.objects.filter(
-            pk__in=[request.pk for request in requests], status=Status.PENDING
-        ).update(status=Status.EXPIRED, closed_at=now)
+    def handle(rows):
+        ids = [pk for pk, _ in rows]
+        expired = SessionRequest.objects.filter(pk__in=ids, status=Status.PENDING).update(
+            status=Status.EXPIRED, closed_at=now
+        )
         RequestEvent.objects.bulk_create(
             RequestEvent(
-                request_id=request.pk,
+                request_id=pk,
                 at=now,
                 by=None,
                 from_status=Status.PENDING,
                 to_status=Status.EXPIRED,
                 why="not answered by the deadline",
             )
-            for request in requests
+            for pk in ids
         )
-        held = [request.credit_id for request in requests if request.credit_id]
+        held = [credit for _, credit in rows if credit]
         Credit.objects.filter(pk__in=held, status=Credit.Status.HELD).update(
             status=Credit.Status.AVAILABLE
         )
-        for request in requests:
-            request.status, request.closed_at = Status.EXPIRED, now
-            emails.request_expired(request=request)
+        notify_later(emails.requests_expired, ids=ids)
         return expired
 
     return in_locked_batches(due, handle, batch=batch)

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from hse.emails import send_email_on_commit
+from hse.emails import bulk_notifier, send_email_on_commit
 from sessions_app.models import Session
 
 
@@ -78,3 +78,28 @@ def report_decided(*, session: Session, report) -> None:
         kind="report_decided",
         report=report,
     )
+
+
+# --- For the sweeps: one notice per batch, written out by the worker --------------------------
+
+
+def _sessions(ids):
+    return Session.objects.filter(pk__in=ids).select_related("coach__user", "client", "skill")
+
+
+@bulk_notifier
+def sessions_ended(ids: list[int]) -> None:
+    for session in _sessions(ids):
+        session_ended(session=session)
+
+
+@bulk_notifier
+def coaches_late(ids: list[int]) -> None:
+    for session in _sessions(ids):
+        coach_late(session=session)
+
+
+@bulk_notifier
+def reminders(ids: list[int], *, minutes: int) -> None:
+    for session in _sessions(ids):
+        reminder(session=session, minutes=minutes)

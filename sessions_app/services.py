@@ -481,9 +481,10 @@ def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
 
 def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
     """Sessions still open 15 minutes after their end are ended, a batch at a time: one
-    UPDATE, events and attendance rows in bulk, then the emails after the commit."""
+    UPDATE, events and attendance rows in bulk, and one notice for the batch's emails."""
     from django.db.models import F
 
+    from hse.emails import notify_later
     from sessions_app import emails
     from sessions_app.models import Attendance
 
@@ -493,27 +494,20 @@ def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
             status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS),
             ends_at__lte=now - after,
         )
-        .select_related("coach__user", "client", "skill")
         .order_by("pk")
+        .values_list("pk", "ends_at")
     )
 
-    def handle(sessions):
-        ids = [session.pk for session in sessions]
+    def handle(rows):
+        ids = [pk for pk, _ in rows]
         moved = _bulk_move(
             ids, "auto_end", now=now, why="ended automatically", ended_at=F("ends_at") + after
         )
         Attendance.objects.bulk_create(
-            Attendance(
-                session_id=session.pk,
-                user=None,
-                kind=Attendance.Kind.AUTO_END,
-                at=session.ends_at + after,
-            )
-            for session in sessions
+            Attendance(session_id=pk, user=None, kind=Attendance.Kind.AUTO_END, at=ends + after)
+            for pk, ends in rows
         )
-        for session in sessions:
-            session.status, session.ended_at = Session.Status.ENDED, session.ends_at + after
-            emails.session_ended(session=session)
+        notify_later(emails.sessions_ended, ids=ids)
         return moved
 
     return in_locked_batches(due, handle, batch=batch)
@@ -563,6 +557,7 @@ def sessions_auto_confirm_due(*, now: datetime, batch: int = 1000) -> int:
 
 def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
     """The client is told once that Report is available when the coach is late."""
+    from hse.emails import notify_later
     from sessions_app import emails
 
     late = now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES)
@@ -574,15 +569,14 @@ def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
             ends_at__gt=auto_end,
             coach_late_notified_at__isnull=True,
         )
-        .select_related("coach__user", "client", "skill")
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
 
-    def handle(sessions):
-        Session.objects.filter(pk__in=[s.pk for s in sessions]).update(coach_late_notified_at=now)
-        for session in sessions:
-            emails.coach_late(session=session)
-        return len(sessions)
+    def handle(ids):
+        Session.objects.filter(pk__in=ids).update(coach_late_notified_at=now)
+        notify_later(emails.coaches_late, ids=ids)
+        return len(ids)
 
     return in_locked_batches(due, handle, batch=batch)
 
@@ -590,6 +584,7 @@ def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
 def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
     """Day-before and starting-soon reminders, each once per session. A reminder whose
     moment passed long ago (the beat was down) is skipped rather than sent late."""
+    from hse.emails import notify_later
     from sessions_app import emails
 
     day, soon = settings.HSE_REMINDERS_MINUTES_BEFORE
@@ -604,15 +599,14 @@ def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
                 starts_at__gt=now + timedelta(minutes=not_within),
                 **{f"{field}__isnull": True},
             )
-            .select_related("coach__user", "client", "skill")
             .order_by("pk")
+            .values_list("pk", flat=True)
         )
 
-        def handle(sessions, field=field, minutes=minutes):
-            Session.objects.filter(pk__in=[s.pk for s in sessions]).update(**{field: now})
-            for session in sessions:
-                emails.reminder(session=session, minutes=minutes)
-            return len(sessions)
+        def handle(ids, field=field, minutes=minutes):
+            Session.objects.filter(pk__in=ids).update(**{field: now})
+            notify_later(emails.reminders, ids=ids, minutes=minutes)
+            return len(ids)
 
         sent += in_locked_batches(due, handle, batch=batch)
     return sent

@@ -10,7 +10,7 @@ from celery.signals import task_prerun
 from django.core import mail
 from django.db import transaction
 
-from accounts.models import QueuedEmail
+from accounts.models import QueuedEmail, QueuedNotice
 from hse import emails
 from sessions_app.models import Session
 from sessions_app.services import sessions_auto_end_due
@@ -53,13 +53,20 @@ def overdue_sessions(alice, bob, skill, count):
 def test_a_sweep_queues_one_email_task_per_batch(
     alice, bob, leadership, email_tasks, django_capture_on_commit_callbacks
 ):
-    overdue_sessions(alice, bob, leadership, 5)
+    sessions = overdue_sessions(alice, bob, leadership, 5)
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         ended = sessions_auto_end_due(now=T + timedelta(days=1), batch=2)
 
     assert ended == 5
+    # One notice per batch, written in the sweep; the worker turned each into its emails.
+    assert list(QueuedNotice.objects.values_list("ids", flat=True).order_by("pk")) == [
+        [s.pk for s in sessions[:2]],
+        [s.pk for s in sessions[2:4]],
+        [sessions[4].pk],
+    ]
+    assert not QueuedNotice.objects.filter(expanded_at=None).exists()
     assert email_tasks == [2, 2, 1]
     assert len(mail.outbox) == 5
     assert {message.to[0] for message in mail.outbox} == {alice.email}
@@ -118,6 +125,27 @@ def test_the_worker_reads_the_rows_of_a_batch_once_per_model(
     assert QueuedEmail.objects.filter(sent_at=None).count() == 0
 
 
+def test_a_notice_whose_hand_over_was_lost_is_written_out_by_the_flush_once(alice, bob, leadership):
+    from hse.tasks import flush_emails
+    from sessions_app.emails import sessions_ended
+
+    sessions = overdue_sessions(alice, bob, leadership, 3)
+    QueuedNotice.objects.create(
+        notifier=f"{sessions_ended.__module__}.{sessions_ended.__qualname__}",
+        ids=[s.pk for s in sessions],
+    )
+    mail.outbox.clear()
+
+    assert (flush_emails(), flush_emails()) == (3, 0)
+    assert len(mail.outbox) == 3
+
+
+def test_only_marked_notifiers_can_be_named(alice):
+    with pytest.raises(ValueError, match="not a bulk notifier"):
+        emails.notify_later(emails.send_email, ids=[alice.pk])
+    assert not QueuedNotice.objects.exists()
+
+
 def test_an_email_whose_hand_over_was_lost_is_sent_by_the_flush_once(alice):
     """The outbox row committed but its task never reached the broker (a crash in between):
     the periodic flush sends it, and a second flush sends nothing."""
@@ -165,3 +193,23 @@ def test_with_the_broker_away_the_email_is_sent_from_here_at_once(
     assert [message.subject for message in mail.outbox] == ["[HSE] still sent"]
     assert QueuedEmail.objects.get().sent_at is not None
     assert time.monotonic() - started < 5  # a quick retry, not a hang
+
+
+def test_an_email_about_a_row_that_is_gone_is_given_up_and_the_others_still_go(alice):
+    from hse.tasks import flush_emails
+
+    gone = QueuedEmail.objects.create(
+        to=alice, subject="gone", template="session_update",
+        payload={"context": {"session": {"__row__": "sessions_app.Session", "pk": 10**9}},
+                 "attachments": []},
+    )  # fmt: skip
+    QueuedEmail.objects.create(
+        to=alice, subject="fine", template="session_update",
+        payload={"context": {"kind": "none"}, "attachments": []},
+    )  # fmt: skip
+    mail.outbox.clear()
+
+    assert (flush_emails(), flush_emails()) == (1, 0)
+    assert [message.subject for message in mail.outbox] == ["[HSE] fine"]
+    gone.refresh_from_db()
+    assert gone.sent_at is None and gone.attempts == QueuedEmail.MAX_ATTEMPTS
