@@ -80,7 +80,9 @@ def busy_intervals(
     )
     # One round trip for the three kinds.
     return merge(
-        time_off.order_by().values_list("starts_at", "ends_at").union(
+        time_off.order_by()
+        .values_list("starts_at", "ends_at")
+        .union(
             sessions.order_by().values_list("starts_at", "ends_at"),
             requests.order_by().values_list("starts_at", "ends_at"),
             all=True,
