@@ -163,13 +163,23 @@ def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
         rated = Session.objects.filter(
             coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
         )
+        latest = (
+            rated.exclude(rating_comment="")
+            .order_by("-closed_at")
+            .values_list("rating", "rating_comment", "closed_at", "client__display_name")[:limit]
+        )
+        # Plain values in the cache, not model instances, so a deploy never unpickles old rows.
         return {
             **rated.aggregate(average=Avg("rating"), count=Count("id")),
-            "latest": list(
-                rated.exclude(rating_comment="")
-                .select_related("client")
-                .order_by("-closed_at")[:limit]
-            ),
+            "latest": [
+                {
+                    "rating": stars,
+                    "rating_comment": comment,
+                    "closed_at": closed,
+                    "client": {"display_name": name},
+                }
+                for stars, comment, closed, name in latest
+            ],
         }
 
     return cache.get_or_set(_reviews_key(coach.pk), read, timeout=600)

@@ -155,7 +155,7 @@ def test_confirm_rates_the_coach_and_sends_the_post_session_email(
     )
     assert any("Thank you for your session" in m.subject for m in mailoutbox)
     page = client.get(reverse("coaching:coach_detail", args=[bob.pk])).content.decode()
-    assert "5.0" in page and "1 review" in page
+    assert "5.0" in page and "1 review" in page and "Clear and kind" in page
 
 
 def test_only_the_client_confirms_or_reports_and_strangers_see_nothing(
