@@ -105,7 +105,7 @@ def deliver(ids: list[int] | None = None, *, limit: int = 1000) -> int:
     (then again: at least once). The rows they refer to are read once per model for the
     batch. A failing email is logged and retried by a later flush up to MAX_ATTEMPTS times
     (not at all when a row it tells of is gone), and stops nothing else."""
-    return _deliver(ids, limit=limit)[1]
+    return _deliver(ids, limit=len(ids) if ids is not None else limit)[1]
 
 
 def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int, int]:
@@ -132,11 +132,18 @@ def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int,
         with get_connection() as connection:
             for email in queued:
                 try:
+                    to = rows[User._meta.label, email.to_id]
+                    context = _unpack(email.payload["context"], rows)
+                except KeyError as missing:
+                    log.warning("email %s tells of a row that is gone: %s", email.pk, missing)
+                    gone.append(email.pk)
+                    continue
+                try:
                     message = build_email(
-                        to=rows[User._meta.label, email.to_id],
+                        to=to,
                         subject=email.subject,
                         template=email.template,
-                        context=_unpack(email.payload["context"], rows),
+                        context=context,
                         attachments=tuple(
                             Attachment(name, base64.b64decode(content), mimetype)
                             for name, content, mimetype in email.payload["attachments"]
@@ -144,9 +151,6 @@ def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int,
                     )
                     connection.send_messages([message])
                     sent.append(email.pk)
-                except KeyError as missing:
-                    log.warning("email %s tells of a row that is gone: %s", email.pk, missing)
-                    gone.append(email.pk)
                 except Exception:
                     log.exception("email %s (%s) failed", email.pk, email.template)
                     failed.append(email.pk)
@@ -160,8 +164,14 @@ def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int,
 def flush(*, batch: int = 500) -> int:
     """Everything still waiting: notices written out, then every email tried once more;
     returns how many emails were sent."""
-    while expand_notices():
-        pass
+    last = 0  # each waiting notice and email is tried once per flush, oldest first
+    while waiting := list(
+        QueuedNotice.objects.filter(expanded_at__isnull=True, attempts__lt=5, pk__gt=last)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    ):
+        expand_notices(waiting)
+        last = waiting[-1]
     sent = last = 0
     while True:
         last, done = _deliver(None, limit=batch, after=last)
@@ -177,7 +187,10 @@ def _publish(ids: list[int]) -> None:
         send_emails.delay(ids)
     except Exception:  # the broker is away: send them from here rather than wait
         log.warning("email queue unavailable; sending %d email(s) now", len(ids))
-        deliver(ids)
+        try:
+            deliver(ids)
+        except Exception:  # they stay in the outbox for the flush; the commit stands
+            log.exception("sending %d email(s) in-process failed", len(ids))
 
 
 def _save(emails: list) -> None:
@@ -268,7 +281,9 @@ def expand_notices(ids: list[int] | None = None, *, limit: int = 50) -> int:
     if ids is not None:
         waiting = waiting.filter(pk__in=ids)
     done = 0
-    for pk in waiting.order_by("pk").values_list("pk", flat=True)[:limit]:
+    if ids is None:
+        waiting = waiting.order_by("pk")[:limit]
+    for pk in waiting.values_list("pk", flat=True):
         try:
             with transaction.atomic():
                 notice = (

@@ -213,3 +213,28 @@ def test_an_email_about_a_row_that_is_gone_is_given_up_and_the_others_still_go(a
     assert [message.subject for message in mail.outbox] == ["[HSE] fine"]
     gone.refresh_from_db()
     assert gone.sent_at is None and gone.attempts == QueuedEmail.MAX_ATTEMPTS
+
+
+@emails.bulk_notifier
+def failing_notifier(ids):
+    raise RuntimeError("the mail templates are broken today")
+
+
+def test_a_failing_notice_is_tried_once_per_flush_and_does_not_hold_up_the_others(
+    alice, bob, leadership
+):
+    from sessions_app.emails import sessions_ended
+
+    def path(function):
+        return f"{function.__module__}.{function.__qualname__}"
+
+    broken = QueuedNotice.objects.create(notifier=path(failing_notifier), ids=[1])
+    sessions = overdue_sessions(alice, bob, leadership, 2)
+    for session in sessions:
+        QueuedNotice.objects.create(notifier=path(sessions_ended), ids=[session.pk])
+    mail.outbox.clear()
+
+    assert emails.flush(batch=1) == 2
+    broken.refresh_from_db()
+    assert (broken.attempts, broken.expanded_at) == (1, None)
+    assert len(mail.outbox) == 2
