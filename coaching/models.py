@@ -2,8 +2,9 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
-from django.db.models import Q, Subquery
+from django.db.models import Q
 
 
 class Skill(models.Model):
@@ -35,6 +36,19 @@ LANGUAGES = [
     ("ko", "Korean"),
 ]
 LANGUAGE_NAMES = dict(LANGUAGES)
+
+
+def own_coach_ids(user) -> list[int]:
+    """[the id of ``user``'s coach profile], or [] for anyone else. Lists of sessions and
+    requests filter with ``Q(client=user) | Q(coach_id__in=own_coach_ids(user))``: both sides
+    by their own index, where an OR across the join to the profile makes PostgreSQL read
+    every row. The profile is cached on the user object for the rest of the request."""
+    if not user.is_coach:
+        return []
+    try:
+        return [user.coach_profile.pk]
+    except ObjectDoesNotExist:
+        return []
 
 
 class CoachProfileQuerySet(models.QuerySet):
@@ -162,12 +176,3 @@ class TimeOff(models.Model):
     def last_day(self) -> date:
         last_moment = self.ends_at - timedelta(microseconds=1)
         return last_moment.astimezone(ZoneInfo(self.coach.time_zone)).date()
-
-
-def client_or_coach(user) -> Q:
-    """Rows (sessions, requests) where ``user`` is the client or the coach. The coach side
-    compares ``coach_id`` with a scalar subquery, which PostgreSQL evaluates once, so both
-    sides use their index; ``Q(coach__user=user)`` would be an OR across a join, and that
-    reads every row of the table."""
-    profile = CoachProfile.objects.filter(user=user).values("pk")[:1]
-    return Q(client=user) | Q(coach_id=Subquery(profile))

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from coaching.models import CoachProfile, Skill, client_or_coach
+from coaching.models import CoachProfile, Skill, own_coach_ids
 
 
 class SessionRequestQuerySet(models.QuerySet):
@@ -10,7 +10,7 @@ class SessionRequestQuerySet(models.QuerySet):
         """The requests a person may see: those between them and someone else."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(client_or_coach(user))
+        return self.filter(Q(client=user) | Q(coach_id__in=own_coach_ids(user)))
 
     def open_at(self, now):
         """Pending and not past the deadline: a request past it is expired on every page,

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from coaching.models import CoachProfile, Skill, client_or_coach
+from coaching.models import CoachProfile, Skill, own_coach_ids
 
 
 class SessionQuerySet(models.QuerySet):
@@ -10,7 +10,7 @@ class SessionQuerySet(models.QuerySet):
         """The sessions a person may see: their own as client or as coach."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(client_or_coach(user))
+        return self.filter(Q(client=user) | Q(coach_id__in=own_coach_ids(user)))
 
     def occupying(self, now):
         """Rows that make their coach and client busy: every live session, and checkout
