@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 from itertools import groupby
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -146,8 +147,8 @@ def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) 
     return slots_by_local_day(slots, zone)
 
 
-def _reviews_key(coach_id: int) -> str:
-    return f"coach-reviews:{coach_id}"
+def _reviews_version_key(coach_id: int) -> str:
+    return f"coach-reviews-version:{coach_id}"
 
 
 def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
@@ -182,10 +183,13 @@ def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
             ],
         }
 
-    return cache.get_or_set(_reviews_key(coach.pk), read, timeout=600)
+    # Under a version that a new rating replaces: a page that read the old reviews while the
+    # rating committed stores them under the old version, which nobody reads any more.
+    version = cache.get_or_set(_reviews_version_key(coach.pk), lambda: uuid4().hex, None)
+    return cache.get_or_set(f"coach-reviews:{coach.pk}:{version}", read, timeout=600)
 
 
 def forget_coach_reviews(*, coach_id: int) -> None:
     from django.core.cache import cache
 
-    cache.delete(_reviews_key(coach_id))
+    cache.set(_reviews_version_key(coach_id), uuid4().hex, None)
