@@ -19,12 +19,15 @@ def request_for_user_or_none(*, user: User, request_id: int) -> SessionRequest |
     )
 
 
+def requests_awaiting_rows(*, user: User, now: datetime) -> QuerySet[SessionRequest]:
+    """Open requests whose latest proposal was sent to ``user``: the bare rows (to count)."""
+    return SessionRequest.objects.for_user(user).open_at(now).exclude(proposed_by=user)
+
+
 def requests_awaiting(*, user: User, now: datetime) -> QuerySet[SessionRequest]:
-    """Open requests whose latest proposal was sent to ``user``."""
+    """Open requests whose latest proposal was sent to ``user``, ready to list."""
     return (
-        SessionRequest.objects.for_user(user)
-        .open_at(now)
-        .exclude(proposed_by=user)
+        requests_awaiting_rows(user=user, now=now)
         .select_related("coach__user", "client", "skill", "proposed_by")
         .annotate(client_has_free_credit=_client_has_free_credit())
         .order_by("deadline")

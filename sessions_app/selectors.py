@@ -159,7 +159,7 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
 
 def pending_count(*, user: User, now: datetime) -> int:
     """How many pending actions the header's badge shows: one query on every page."""
-    from requests_app.selectors import requests_awaiting
+    from requests_app.selectors import requests_awaiting_rows
 
     if not user.is_authenticated:
         return 0
@@ -167,7 +167,7 @@ def pending_count(*, user: User, now: datetime) -> int:
         rows.order_by().values_list("pk")
         for rows in (
             _unanswered_surveys(user=user, now=now),
-            requests_awaiting(user=user, now=now),
+            requests_awaiting_rows(user=user, now=now),
             _to_confirm(user=user, now=now),
             _coach_late(user=user, now=now),
         )
