@@ -110,6 +110,8 @@ class QueuedNotice(models.Model):
     ``ids``, which writes their emails to the outbox, and marks the row done in the same
     transaction, so each batch becomes emails once."""
 
+    MAX_ATTEMPTS = 5
+
     notifier = models.CharField(max_length=120)
     ids = models.JSONField()
     options = models.JSONField(default=dict, blank=True)

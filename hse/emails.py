@@ -97,15 +97,15 @@ def _unpack(value, rows: dict):
     return value
 
 
-def deliver(ids: list[int] | None = None, *, limit: int = 1000) -> int:
-    """Sends queued emails (in the worker): those of ``ids``, or with none given the oldest
-    unsent ones (the periodic flush); returns how many were sent. Rows are locked with SKIP
-    LOCKED, so an email another worker is sending is left to it, and marked sent in the same
-    transaction: each is sent once unless a worker dies after sending and before its commit
-    (then again: at least once). The rows they refer to are read once per model for the
-    batch. A failing email is logged and retried by a later flush up to MAX_ATTEMPTS times
-    (not at all when a row it tells of is gone), and stops nothing else."""
-    return _deliver(ids, limit=len(ids) if ids is not None else limit)[1]
+def deliver(ids: list[int]) -> int:
+    """Sends the queued emails ``ids`` (in the worker) and returns how many were sent. Rows
+    are locked with SKIP LOCKED, so an email another worker is sending is left to it, and
+    marked sent in the same transaction: each is sent once unless a worker dies after
+    sending and before its commit (then again: at least once). The rows they refer to are
+    read once per model for the batch. A failing email is logged and retried by a later
+    flush up to MAX_ATTEMPTS times (not at all when a row it tells of is gone), and stops
+    nothing else."""
+    return _deliver(ids, limit=len(ids))[1]
 
 
 def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int, int]:
@@ -166,9 +166,7 @@ def flush(*, batch: int = 500) -> int:
     returns how many emails were sent."""
     last = 0  # each waiting notice and email is tried once per flush, oldest first
     while waiting := list(
-        QueuedNotice.objects.filter(expanded_at__isnull=True, attempts__lt=5, pk__gt=last)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:batch]
+        _waiting_notices().filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch]
     ):
         expand_notices(waiting)
         last = waiting[-1]
@@ -224,7 +222,7 @@ def send_email_on_commit(
 @contextmanager
 def batched():
     """Emails queued inside the block are written with one INSERT and handed to the worker
-    as one task after the commit (a sweep's batch). Use it inside the transaction."""
+    as one task after the commit (a notice's batch). Use it inside the transaction."""
     if getattr(_local, "batch", None) is not None:  # already inside a batch
         yield
         return
@@ -273,17 +271,18 @@ def notify_later(notifier, *, ids: list[int], **options) -> None:
     transaction.on_commit(publish)
 
 
-def expand_notices(ids: list[int] | None = None, *, limit: int = 50) -> int:
-    """Turns waiting notices (those of ``ids``, or the oldest) into emails in the outbox, each
-    notice in its own transaction with the row locked (SKIP LOCKED) and marked done there.
-    A notifier that fails is logged and retried by a later flush, up to 5 times."""
-    waiting = QueuedNotice.objects.filter(expanded_at__isnull=True, attempts__lt=5)
-    if ids is not None:
-        waiting = waiting.filter(pk__in=ids)
+def _waiting_notices():
+    return QueuedNotice.objects.filter(
+        expanded_at__isnull=True, attempts__lt=QueuedNotice.MAX_ATTEMPTS
+    )
+
+
+def expand_notices(ids: list[int]) -> int:
+    """Turns the waiting notices ``ids`` into emails in the outbox, each notice in its own
+    transaction with the row locked (SKIP LOCKED) and marked done there. A notifier that
+    fails is logged and retried by a later flush, up to MAX_ATTEMPTS times."""
     done = 0
-    if ids is None:
-        waiting = waiting.order_by("pk")[:limit]
-    for pk in waiting.values_list("pk", flat=True):
+    for pk in _waiting_notices().filter(pk__in=ids).values_list("pk", flat=True):
         try:
             with transaction.atomic():
                 notice = (

@@ -5,19 +5,17 @@ from collections.abc import Callable
 from django.db import transaction
 from django.db.models import QuerySet
 
-from hse import emails
-
 
 def in_locked_batches(queryset: QuerySet, handle: Callable[[list], int], *, batch: int) -> int:
     """Runs ``handle`` on the rows of ``queryset`` (filtered to what is due, ordered, with
     what ``handle`` needs selected) a batch at a time until none are left, and returns the
     sum of what it returned. Each batch is one transaction whose rows are locked with SKIP
     LOCKED, so rows another worker holds (a sweep running twice, a person acting on one
-    right now) are left to it; the emails of a batch go to the worker as one task after the
-    commit. ``handle`` must take the rows out of the due set, or the loop would not end."""
+    right now) are left to it. A batch's emails are one notice (``hse.emails.notify_later``).
+    ``handle`` must take the rows out of the due set, or the loop would not end."""
     done = 0
     while True:
-        with transaction.atomic(), emails.batched():
+        with transaction.atomic():
             rows = list(queryset.select_for_update(skip_locked=True, of=("self",))[:batch])
             if rows:
                 done += handle(rows)
