@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from hse.emails import notify_later
-from hse.sweeps import in_locked_batches
+from hse.sweeps import bulk_transition, in_locked_batches
 from payments.models import Credit, Order
 from payments.services import PaymentError
 from requests_app import emails
@@ -475,20 +475,11 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
 
     def handle(rows):
         ids = [pk for pk, _ in rows]
-        expired = SessionRequest.objects.filter(pk__in=ids, status=Status.PENDING).update(
-            status=Status.EXPIRED, closed_at=now
-        )
-        RequestEvent.objects.bulk_create(
-            RequestEvent(
-                request_id=pk,
-                at=now,
-                by=None,
-                from_status=Status.PENDING,
-                to_status=Status.EXPIRED,
-                why="not answered by the deadline",
-            )
-            for pk in ids
-        )
+        sources, target = TRANSITIONS["expire"]
+        expired = bulk_transition(
+            SessionRequest, RequestEvent, link="request_id", ids=ids, sources=sources,
+            target=target, now=now, why="not answered by the deadline", closed_at=now,
+        )  # fmt: skip
         held = [credit for _, credit in rows if credit]
         Credit.objects.filter(pk__in=held, status=Credit.Status.HELD).update(
             status=Credit.Status.AVAILABLE

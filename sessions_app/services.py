@@ -7,7 +7,7 @@ from django.db.models import Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from coaching.selectors import bookable_slots, busy_intervals, forget_coach_reviews
-from hse.sweeps import in_locked_batches
+from hse.sweeps import bulk_transition, in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 
 
@@ -189,26 +189,12 @@ def holds_expire_due(*, now: datetime, batch: int = 1000) -> int:
         expired = Order.objects.filter(
             pk__in=[pk for pk, _, _ in orders], status=Order.Status.PENDING
         ).update(status=Order.Status.EXPIRED)
-        held = list(
-            Session.objects.filter(
-                pk__in=[session for _, session, _ in orders if session],
-                status=Session.Status.HELD,
-            ).values_list("pk", flat=True)
-        )
-        Session.objects.filter(pk__in=held, status=Session.Status.HELD).update(
-            status=Session.Status.EXPIRED
-        )
-        SessionEvent.objects.bulk_create(
-            SessionEvent(
-                session_id=pk,
-                at=now,
-                by=None,
-                from_status=Session.Status.HELD,
-                to_status=Session.Status.EXPIRED,
-                why="checkout hold expired",
-            )
-            for pk in held
-        )
+        bulk_transition(
+            Session, SessionEvent, link="session_id",
+            ids=[session for _, session, _ in orders if session],
+            sources=(Session.Status.HELD,), target=Session.Status.EXPIRED,
+            now=now, why="checkout hold expired",
+        )  # fmt: skip
         checkouts = [checkout for _, _, checkout in orders if checkout]
         if checkouts:
             transaction.on_commit(lambda: expire_checkouts_quietly(checkouts))
@@ -514,21 +500,15 @@ def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
 
 
 def _bulk_move(ids: list[int], action: str, *, now: datetime, why: str, **fields) -> int:
-    """One transition for many locked rows at once: a conditional UPDATE and the event
-    rows in bulk. Sweeps use it; a single session goes through ``_move``."""
+    """One declared transition for many locked sessions at once (sweeps); a single session
+    goes through ``_move``."""
     from sessions_app.lifecycle import TRANSITIONS
 
     sources, target = TRANSITIONS[action]
-    before = dict(Session.objects.filter(pk__in=ids).values_list("pk", "status"))
-    moving = [pk for pk in ids if before.get(pk) in sources]
-    Session.objects.filter(pk__in=moving, status__in=sources).update(status=target, **fields)
-    SessionEvent.objects.bulk_create(
-        SessionEvent(
-            session_id=pk, at=now, by=None, from_status=before[pk], to_status=target, why=why
-        )
-        for pk in moving
-    )
-    return len(moving)
+    return bulk_transition(
+        Session, SessionEvent, link="session_id", ids=ids, sources=sources, target=target,
+        now=now, why=why, **fields,
+    )  # fmt: skip
 
 
 def sessions_auto_confirm_due(*, now: datetime, batch: int = 1000) -> int:
