@@ -152,9 +152,9 @@ def _reviews_version_key(coach_id: int) -> str:
 
 
 def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
-    """{"average": 4.5 or None, "count": n, "latest": [sessions]} over the coach's rated,
-    confirmed sessions, with the latest commented ones. Kept in the cache: it changes only
-    when a client confirms with a rating (``forget_coach_reviews``)."""
+    """{"average": 4.5 or None, "count": n, "latest": [review dicts]} over the coach's rated,
+    confirmed sessions, the latest commented ones as plain values. Kept in the cache: it
+    changes only when a client confirms with a rating (``forget_coach_reviews``)."""
     from django.core.cache import cache
     from django.db.models import Avg, Count
 
