@@ -12,6 +12,17 @@ class SessionQuerySet(models.QuerySet):
             return self.none()
         return self.filter(Q(client=user) | Q(coach_id__in=own_coach_ids(user)))
 
+    def coach_late_at(self, now):
+        """Scheduled sessions whose coach has not started them HSE_COACH_LATE_MINUTES after
+        the start, and that the clock has not ended yet (Report is open to the client)."""
+        from datetime import timedelta
+
+        return self.filter(
+            status=Session.Status.SCHEDULED,
+            starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
+            ends_at__gt=now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER),
+        )
+
     def occupying(self, now):
         """Rows that make their coach and client busy: every live session, and checkout
         holds that have not expired yet (an expired hold is free even before the sweep)."""

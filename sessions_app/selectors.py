@@ -120,16 +120,7 @@ def _to_confirm(*, user: User, now: datetime) -> QuerySet[Session]:
 
 
 def _coach_late(*, user: User, now: datetime) -> QuerySet[Session]:
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    return Session.objects.filter(
-        client=user,
-        status=Session.Status.SCHEDULED,
-        starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
-        ends_at__gt=now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER),
-    )
+    return Session.objects.coach_late_at(now).filter(client=user)
 
 
 def _unanswered_surveys(*, user: User, now: datetime) -> QuerySet[Session]:

@@ -540,15 +540,9 @@ def coach_late_notify_due(*, now: datetime, batch: int = 500) -> int:
     from hse.emails import notify_later
     from sessions_app import emails
 
-    late = now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES)
-    auto_end = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
     due = (
-        Session.objects.filter(
-            status=Session.Status.SCHEDULED,
-            starts_at__lte=late,
-            ends_at__gt=auto_end,
-            coach_late_notified_at__isnull=True,
-        )
+        Session.objects.coach_late_at(now)
+        .filter(coach_late_notified_at__isnull=True)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
