@@ -131,10 +131,8 @@ def order_start(
     if not client.is_client:
         raise PaymentError("Only clients can buy sessions.")
 
-    if token:
-        again = Order.objects.filter(client=client, checkout_token=token).first()
-        if again is not None:
-            return again  # the same form sent twice: one order
+    if (again := _order_of_form(client=client, token=token)) is not None:
+        return again  # the same form sent twice: one order
     unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
     expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
     try:
@@ -146,10 +144,16 @@ def order_start(
         )  # fmt: skip
     except IntegrityError:
         # Two copies of one form at the same moment: the other one made the order.
-        again = Order.objects.filter(client=client, checkout_token=token).first()
-        if token and again is not None:
+        if (again := _order_of_form(client=client, token=token)) is not None:
             return again
         raise
+
+
+def _order_of_form(*, client: User, token: str | None) -> Order | None:
+    """The order an earlier copy of the same buy form (its one-time token) made, if any."""
+    if not token:
+        return None
+    return Order.objects.filter(client=client, checkout_token=token).first()
 
 
 def _order_create(
