@@ -331,6 +331,7 @@ def main() -> int:
     # measured here with twice the p95 (one busy thread holds the GIL while the others wait).
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--sweeps-only", action="store_true")
     parser.add_argument("--no-sweeps", action="store_true")
     args = parser.parse_args()
@@ -341,7 +342,7 @@ def main() -> int:
         rebuild()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "hse.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-         "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning"],
+         "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads), "--log-level", "warning"],
         cwd=ROOT, env=ENV,
     )  # fmt: skip
     try:
