@@ -1,6 +1,5 @@
 from datetime import datetime, timedelta
 from itertools import groupby
-from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -9,6 +8,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from coaching.availability import Interval, merge, slot_starts
 from coaching.models import CoachProfile, Skill, TimeOff
+from hse.cache import get_or_set_versioned, new_versions
 
 CATALOG_SORTS = {
     "name": ("Name", ("user__display_name", "id")),
@@ -147,15 +147,10 @@ def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) 
     return slots_by_local_day(slots, zone)
 
 
-def _reviews_version_key(coach_id: int) -> str:
-    return f"coach-reviews-version:{coach_id}"
-
-
 def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
     """{"average": 4.5 or None, "count": n, "latest": [review dicts]} over the coach's rated,
     confirmed sessions, the latest commented ones as plain values. Kept in the cache: it
     changes only when a client confirms with a rating (``forget_coach_reviews``)."""
-    from django.core.cache import cache
     from django.db.models import Avg, Count
 
     from sessions_app.models import Session
@@ -183,13 +178,8 @@ def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
             ],
         }
 
-    # Under a version that a new rating replaces: a page that read the old reviews while the
-    # rating committed stores them under the old version, which nobody reads any more.
-    version = cache.get_or_set(_reviews_version_key(coach.pk), lambda: uuid4().hex, None)
-    return cache.get_or_set(f"coach-reviews:{coach.pk}:{version}", read, timeout=600)
+    return get_or_set_versioned("coach-reviews", coach.pk, read, timeout=600)
 
 
 def forget_coach_reviews(*, coach_id: int) -> None:
-    from django.core.cache import cache
-
-    cache.set(_reviews_version_key(coach_id), uuid4().hex, None)
+    new_versions("coach-reviews", [coach_id])

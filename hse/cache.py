@@ -4,6 +4,7 @@ are dropped (logged), so pages keep serving. Rate limits then fail open until Re
 
 import functools
 import logging
+from uuid import uuid4
 
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -46,3 +47,30 @@ class ResilientRedisCache(RedisCache):
     delete_many = _tolerant(None)(RedisCache.delete_many)
     clear = _tolerant(False)(RedisCache.clear)
     incr = _tolerant(0)(RedisCache.incr)
+
+
+# --- Values kept under a version -------------------------------------------------------------
+# A cached value that a change must replace lives under its owner's current version; the
+# change gives the owner a new version. A page that read the old rows while the change
+# committed stores them under the old version, which nobody reads any more (deleting the
+# key instead would let that page put the old value back).
+
+
+def _version_key(family: str, owner) -> str:
+    return f"{family}-version:{owner}"
+
+
+def get_or_set_versioned(family: str, owner, read, *, timeout: int, part: str = ""):
+    """``read()``, kept for ``timeout`` seconds under ``owner``'s current version in
+    ``family`` (and ``part``, for a value that also changes with something else)."""
+    from django.core.cache import cache
+
+    version = cache.get_or_set(_version_key(family, owner), lambda: uuid4().hex, None)
+    return cache.get_or_set(f"{family}:{owner}:{version}:{part}", read, timeout=timeout)
+
+
+def new_versions(family: str, owners) -> None:
+    """What ``owners`` had cached in ``family`` is stale from now on."""
+    from django.core.cache import cache
+
+    cache.set_many({_version_key(family, owner): uuid4().hex for owner in owners}, None)

@@ -21,6 +21,7 @@ from requests_app.models import Proposal, RequestEvent, SessionRequest
 from requests_app.policy import RequestPolicyError, response_deadline
 from sessions_app import services as booking
 from sessions_app.models import Session, SessionEvent
+from sessions_app.selectors import forget_pending_counts
 
 Status = SessionRequest.Status
 
@@ -62,6 +63,7 @@ def _transition(request: SessionRequest, action: str, *, by: User | None, now: d
     RequestEvent.objects.create(
         request=request, at=now, by=by, from_status=before, to_status=target, why=why
     )
+    forget_pending_counts(request.client_id, request.coach.user_id)
 
 
 def _lock(request: SessionRequest) -> SessionRequest:
@@ -229,6 +231,7 @@ def request_propose(
             to_status=Status.PENDING,
             why="reschedule proposed" if target_session else "proposed",
         )
+        forget_pending_counts(request.client_id, request.coach.user_id)
         emails.request_received(request=request)
     return request
 
@@ -493,8 +496,10 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
 def requests_close_for_session(*, session: Session, by: User, now: datetime) -> int:
     """A cancelled session takes its open reschedule requests with it."""
     closed = 0
-    for request in SessionRequest.objects.select_for_update().filter(
-        target_session=session, status=Status.PENDING
+    for request in (
+        SessionRequest.objects.select_for_update(of=("self",))
+        .select_related("coach")
+        .filter(target_session=session, status=Status.PENDING)
     ):
         _transition(request, "cancel", by=by, now=now, why="the session was cancelled")
         closed += 1

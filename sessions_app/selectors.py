@@ -4,6 +4,7 @@ from datetime import datetime
 from django.db.models import Count, Min, QuerySet
 
 from accounts.models import User
+from hse.cache import get_or_set_versioned, new_versions
 from payments.models import Credit
 from sessions_app.models import Session
 
@@ -148,22 +149,45 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
     )
 
 
+PENDING_COUNT_SECONDS = 30
+
+
 def pending_count(*, user: User, now: datetime) -> int:
-    """How many pending actions the header's badge shows: one query on every page."""
+    """How many pending actions the header's badge shows. Kept in the cache: one query per
+    person per half minute, and again after a change to their sessions or requests
+    (``forget_pending_counts``). The count also changes as the clock passes a deadline or a
+    start, so it is kept for the current half minute only."""
     from requests_app.selectors import requests_awaiting_rows
 
     if not user.is_authenticated:
         return 0
-    ids = [
-        rows.order_by().values_list("pk")
-        for rows in (
-            _unanswered_surveys(user=user, now=now),
-            requests_awaiting_rows(user=user, now=now),
-            _to_confirm(user=user, now=now),
-            _coach_late(user=user, now=now),
-        )
-    ]
-    return ids[0].union(*ids[1:], all=True).count()
+
+    def read() -> int:
+        ids = [
+            rows.order_by().values_list("pk")
+            for rows in (
+                _unanswered_surveys(user=user, now=now),
+                requests_awaiting_rows(user=user, now=now),
+                _to_confirm(user=user, now=now),
+                _coach_late(user=user, now=now),
+            )
+        ]
+        return ids[0].union(*ids[1:], all=True).count()
+
+    period = int(now.timestamp()) // PENDING_COUNT_SECONDS
+    return get_or_set_versioned(
+        "pending-count", user.pk, read, timeout=PENDING_COUNT_SECONDS, part=str(period)
+    )
+
+
+def forget_pending_counts(*user_ids: int) -> None:
+    """Someone's sessions or requests changed: their badge is counted again. Now, for what
+    this transaction reads next, and after the commit, for a page that counted the old
+    rows meanwhile."""
+    from django.db import transaction
+
+    new_versions("pending-count", user_ids)
+    transaction.on_commit(lambda: new_versions("pending-count", user_ids))
 
 
 @dataclass(frozen=True)

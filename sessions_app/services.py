@@ -9,6 +9,7 @@ from coaching.models import CoachProfile, Skill
 from coaching.selectors import bookable_slots, busy_intervals, forget_coach_reviews
 from hse.sweeps import bulk_transition, in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
+from sessions_app.selectors import forget_pending_counts
 
 
 class BookingError(Exception):
@@ -24,6 +25,7 @@ def _log(session: Session, *, at: datetime, by: User | None, from_status: str, w
     SessionEvent.objects.create(
         session=session, at=at, by=by, from_status=from_status, to_status=session.status, why=why
     )
+    forget_pending_counts(session.client_id)  # what is pending from a session is the client's
 
 
 def _overlapping(*, coach: CoachProfile, client: User, starts_at: datetime, ends_at: datetime):
@@ -218,6 +220,7 @@ def survey_answer(
     survey, _ = PreSessionSurvey.objects.update_or_create(
         session=session, defaults={"goals": goals, "challenges": challenges, "answered_at": now}
     )
+    forget_pending_counts(session.client_id)
     return survey
 
 

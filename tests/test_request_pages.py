@@ -245,3 +245,30 @@ def test_the_sidebar_costs_the_same_queries_for_one_request_or_many(
         page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
     assert page.content.decode().count("Accept &amp; pay by card") == 4
     assert len(one.captured_queries) <= 15
+
+
+def test_the_badge_is_kept_and_counted_again_after_a_change(client, bob, open_request):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from requests_app.services import request_reject
+
+    now = SENT + timedelta(minutes=1)
+    client.force_login(bob.user)
+    with freeze_time(now):
+        assert client.get("/").context["pending_count"] == 1
+        with CaptureQueriesContext(connection) as again:
+            assert client.get("/").context["pending_count"] == 1
+        assert not any("UNION ALL" in query["sql"] for query in again.captured_queries)
+
+        request_reject(request=open_request, by=bob.user, now=now)
+
+        assert client.get("/").context["pending_count"] == 0
+
+
+def test_a_deadline_passing_shows_in_the_badge_within_half_a_minute(client, bob, open_request):
+    client.force_login(bob.user)
+    with freeze_time(open_request.deadline - timedelta(seconds=1)):
+        assert client.get("/").context["pending_count"] == 1
+    with freeze_time(open_request.deadline + timedelta(seconds=30)):
+        assert client.get("/").context["pending_count"] == 0
