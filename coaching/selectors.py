@@ -33,13 +33,9 @@ def catalog_coaches(*, skill: Skill | None, query: str, sort: str) -> QuerySet[C
 
 
 def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
-    return (
-        CoachProfile.objects.listed()
-        .select_related("user")
-        .prefetch_related("skills", "availability_windows")
-        .filter(pk=coach_id)
-        .first()
-    )
+    # No prefetching: a page reads the skills and the windows once each, if at all (a
+    # checkout needs neither), so a prefetch could only add queries.
+    return CoachProfile.objects.listed().select_related("user").filter(pk=coach_id).first()
 
 
 def busy_intervals(

@@ -229,7 +229,7 @@ def order_checkout_url(*, order: Order) -> str:
 def _lock_order(order: Order) -> Order:
     return (
         Order.objects.select_for_update(of=("self",))
-        .select_related("held_session", "coach__user")
+        .select_related("held_session", "coach__user", "client", "skill")
         .get(pk=order.pk)
     )
 
