@@ -5,6 +5,18 @@ from django.db.models import Q
 from coaching.models import CoachProfile, Skill, own_coach_ids
 
 
+def coach_late_q(now) -> Q:
+    """Scheduled sessions whose coach has not started them HSE_COACH_LATE_MINUTES after the
+    start, and that the clock has not ended yet (Report is open to the client)."""
+    from datetime import timedelta
+
+    return Q(
+        status=Session.Status.SCHEDULED,
+        starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
+        ends_at__gt=now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER),
+    )
+
+
 class SessionQuerySet(models.QuerySet):
     def for_user(self, user):
         """The sessions a person may see: their own as client or as coach."""
@@ -13,15 +25,7 @@ class SessionQuerySet(models.QuerySet):
         return self.filter(Q(client=user) | Q(coach_id__in=own_coach_ids(user)))
 
     def coach_late_at(self, now):
-        """Scheduled sessions whose coach has not started them HSE_COACH_LATE_MINUTES after
-        the start, and that the clock has not ended yet (Report is open to the client)."""
-        from datetime import timedelta
-
-        return self.filter(
-            status=Session.Status.SCHEDULED,
-            starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
-            ends_at__gt=now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER),
-        )
+        return self.filter(coach_late_q(now))
 
     def occupying(self, now):
         """Rows that make their coach and client busy: every live session, and checkout

@@ -1,7 +1,9 @@
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
+from operator import or_
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Case, CharField, Count, Min, Q, QuerySet, Value, When
 
 from accounts.models import User
 from hse.cache import get_or_set_versioned, new_versions
@@ -100,52 +102,57 @@ class PendingActions:
         return len(self.requests) + len(self.surveys) + len(self.to_confirm) + len(self.coach_late)
 
 
-def _to_confirm(*, user: User, now: datetime) -> QuerySet[Session]:
-    """The client's sessions that are over and neither confirmed nor reported. The clock
-    decides (a running session past its auto-end counts), not only the sweep."""
+def _waiting_sessions(*, now: datetime) -> dict[str, Q]:
+    """What makes a client's session wait for them, by kind (a session is of one kind at a
+    time). The one definition behind the pending-actions list and the badge."""
     from datetime import timedelta
 
     from django.conf import settings
-    from django.db.models import Q
+
+    from sessions_app.models import coach_late_q
 
     auto_end = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
     auto_confirm = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
-    return Session.objects.filter(client=user).filter(
-        Q(status=Session.Status.ENDED, ended_at__gt=auto_confirm)
+    return {
+        "surveys": Q(status=Session.Status.SCHEDULED, starts_at__gt=now, survey__isnull=True),
+        # Over and neither confirmed nor reported. The clock decides (a running session
+        # past its auto-end counts), not only the sweep.
+        "to_confirm": Q(status=Session.Status.ENDED, ended_at__gt=auto_confirm)
         | Q(
             status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS),
             ends_at__lte=auto_end,
             ends_at__gt=auto_confirm,
-        )
-    )
+        ),
+        "coach_late": coach_late_q(now),
+    }
 
 
-def _coach_late(*, user: User, now: datetime) -> QuerySet[Session]:
-    return Session.objects.coach_late_at(now).filter(client=user)
-
-
-def _unanswered_surveys(*, user: User, now: datetime) -> QuerySet[Session]:
-    return Session.objects.filter(
-        client=user, status=Session.Status.SCHEDULED, starts_at__gt=now, survey__isnull=True
-    )
+def _sessions_waiting_for(user: User, kinds: dict[str, Q]) -> QuerySet[Session]:
+    return Session.objects.filter(client=user).filter(reduce(or_, kinds.values()))
 
 
 def pending_actions(*, user: User, now: datetime) -> PendingActions:
     """What awaits this person now: requests to answer, surveys to fill in, sessions to
-    confirm or report, and late coaches to report."""
+    confirm or report, and late coaches to report. Two queries: requests, sessions."""
     from requests_app.selectors import requests_awaiting
 
     if not user.is_authenticated:
         return PendingActions(requests=[], surveys=[], to_confirm=[], coach_late=[])
-
-    def listed(rows):
-        return list(rows.select_related("coach__user", "skill").order_by("starts_at"))
-
+    kinds = _waiting_sessions(now=now)
+    sessions = list(
+        _sessions_waiting_for(user, kinds)
+        .annotate(
+            waiting_kind=Case(
+                *(When(condition, then=Value(kind)) for kind, condition in kinds.items()),
+                output_field=CharField(),
+            )
+        )
+        .select_related("coach__user", "skill")
+        .order_by("starts_at")
+    )
     return PendingActions(
         requests=list(requests_awaiting(user=user, now=now)),
-        surveys=listed(_unanswered_surveys(user=user, now=now)),
-        to_confirm=listed(_to_confirm(user=user, now=now)),
-        coach_late=listed(_coach_late(user=user, now=now)),
+        **{kind: [row for row in sessions if row.waiting_kind == kind] for kind in kinds},
     )
 
 
@@ -163,16 +170,14 @@ def pending_count(*, user: User, now: datetime) -> int:
         return 0
 
     def read() -> int:
-        ids = [
-            rows.order_by().values_list("pk")
-            for rows in (
-                _unanswered_surveys(user=user, now=now),
-                requests_awaiting_rows(user=user, now=now),
-                _to_confirm(user=user, now=now),
-                _coach_late(user=user, now=now),
-            )
-        ]
-        return ids[0].union(*ids[1:], all=True).count()
+        sessions = _sessions_waiting_for(user, _waiting_sessions(now=now))
+        requests = requests_awaiting_rows(user=user, now=now)
+        return (
+            sessions.order_by()
+            .values_list("pk")
+            .union(requests.order_by().values_list("pk"), all=True)
+            .count()
+        )
 
     period = int(now.timestamp()) // PENDING_COUNT_SECONDS
     return get_or_set_versioned(

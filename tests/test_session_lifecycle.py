@@ -400,3 +400,29 @@ def test_the_sessions_page_costs_the_same_queries_for_one_session_or_many(
         page = client.get(reverse("sessions:list"))
     assert len(page.context["upcoming"]) == 4
     assert len(one.captured_queries) <= 15
+
+
+def test_the_pending_list_sorts_each_waiting_session_by_kind_and_the_badge_counts_them(
+    client, alice, bob, leadership, django_assert_max_num_queries
+):
+    def booked(hours: float, status=Session.Status.SCHEDULED, **extra):
+        start = T + timedelta(hours=hours)
+        return Session.objects.create(
+            coach=bob, client=alice, skill=leadership, duration_minutes=60, starts_at=start,
+            ends_at=start + timedelta(hours=1), status=status, **extra,
+        )  # fmt: skip
+
+    survey = booked(24)  # tomorrow, no survey yet
+    late = booked(-0.25)  # started 15 minutes ago, the coach has not come
+    over = booked(-3, Session.Status.ENDED, ended_at=T - timedelta(hours=2))
+    booked(-100, Session.Status.ENDED, ended_at=T - timedelta(hours=99))  # auto-confirmed
+    booked(48, Session.Status.CANCELLED)
+    client.force_login(alice)
+
+    with freeze_time(T), django_assert_max_num_queries(6):
+        page = client.get(reverse("sessions:pending"))
+
+    actions = page.context["actions"]
+    assert (actions.surveys, actions.coach_late, actions.to_confirm) == ([survey], [late], [over])
+    with freeze_time(T):
+        assert client.get("/").context["pending_count"] == 3
