@@ -14,4 +14,4 @@ RUN HSE_ENV=production SECRET_KEY=build-only ALLOWED_HOSTS=localhost \
 RUN useradd --create-home hse && chown -R hse /app
 USER hse
 EXPOSE 8000
-CMD ["gunicorn", "hse.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "hse.wsgi:application"]  # settings: gunicorn.conf.py

@@ -1,0 +1,15 @@
+"""gunicorn's settings for HSE, read from the working directory (the image's command and the
+benchmark both start gunicorn there).
+
+Pages spend their time on the CPU (the database answers most queries in under a
+millisecond), so one sync worker per core serves them fastest: on 2 cores, 2 workers gave
+every page a lower p95 and more throughput than 3 or 5 (bench/run.py, README). A sync
+worker takes one request at a time, so the next request goes to whichever worker is free.
+WEB_CONCURRENCY overrides the number of workers."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+worker_class = "sync"
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
