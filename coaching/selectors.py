@@ -1,3 +1,4 @@
+import hashlib
 from datetime import datetime, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
@@ -8,7 +9,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from coaching.availability import Interval, merge, slot_starts
 from coaching.models import CoachProfile, Skill, TimeOff
-from hse.cache import get_or_set_versioned, new_versions
+from hse.cache import get_or_set_versioned, new_versions_now_and_on_commit
 
 CATALOG_SORTS = {
     "name": ("Name", ("user__display_name", "id")),
@@ -145,37 +146,56 @@ def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) 
 
 def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
     """{"average": 4.5 or None, "count": n, "latest": [review dicts]} over the coach's rated,
-    confirmed sessions, the latest commented ones as plain values. Kept in the cache: it
-    changes only when a client confirms with a rating (``forget_coach_reviews``)."""
+    confirmed sessions, the latest commented ones."""
     from django.db.models import Avg, Count
 
     from sessions_app.models import Session
 
-    def read():
-        rated = Session.objects.filter(
-            coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
-        )
-        latest = (
-            rated.exclude(rating_comment="")
-            .order_by("-closed_at")
-            .values_list("rating", "rating_comment", "closed_at", "client__display_name")[:limit]
-        )
-        # Plain values in the cache, not model instances, so a deploy never unpickles old rows.
-        return {
-            **rated.aggregate(average=Avg("rating"), count=Count("id")),
-            "latest": [
-                {
-                    "rating": stars,
-                    "rating_comment": comment,
-                    "closed_at": closed,
-                    "client": {"display_name": name},
-                }
-                for stars, comment, closed, name in latest
-            ],
-        }
-
-    return get_or_set_versioned("coach-reviews", coach.pk, read, timeout=600)
+    rated = Session.objects.filter(
+        coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
+    )
+    latest = (
+        rated.exclude(rating_comment="")
+        .order_by("-closed_at")
+        .values_list("rating", "rating_comment", "closed_at", "client__display_name")[:limit]
+    )
+    return {
+        **rated.aggregate(average=Avg("rating"), count=Count("id")),
+        "latest": [
+            {
+                "rating": stars,
+                "rating_comment": comment,
+                "closed_at": closed,
+                "client": {"display_name": name},
+            }
+            for stars, comment, closed, name in latest
+        ],
+    }
 
 
-def forget_coach_reviews(*, coach_id: int) -> None:
-    new_versions("coach-reviews", [coach_id])
+# --- Rendered parts kept in the cache ---------------------------------------------------------
+# What the public sees of coaches changes only when a coach's profile, skills or name change,
+# or a client rates them: those changes give these parts a new version (``forget_coach_pages``
+# from the services and from coaching.signals, which also catches the admin's edits).
+PUBLIC_PARTS_SECONDS = 600
+
+
+def catalog_results_html(*, query_string: str, render) -> str:
+    """The catalog's results for one query string: ``render()``, or the copy in the cache."""
+    part = hashlib.sha256(query_string.encode()).hexdigest()
+    return get_or_set_versioned("catalog", "all", render, timeout=PUBLIC_PARTS_SECONDS, part=part)
+
+
+def coach_profile_html(*, coach_id: int, variant: str, render) -> str:
+    """A coach page's profile column (``variant``: what differs between viewers)."""
+    return get_or_set_versioned(
+        "coach-page", coach_id, render, timeout=PUBLIC_PARTS_SECONDS, part=variant
+    )
+
+
+def forget_coach_pages(*coach_ids: int) -> None:
+    """What these coaches show the public changed: their pages and the catalog are rendered
+    again."""
+    if coach_ids:
+        new_versions_now_and_on_commit("coach-page", coach_ids)
+        new_versions_now_and_on_commit("catalog", ["all"])

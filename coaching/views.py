@@ -5,8 +5,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -37,20 +38,21 @@ def catalog(request):
     form = CatalogFilterForm(request.GET)
     form.is_valid()  # errors are shown; the valid parts still filter
     data = form.cleaned_data
-    coaches = selectors.catalog_coaches(
-        skill=data.get("skill"), query=data.get("q", ""), sort=data.get("sort") or "name"
+    context = {"form": form, "skills": Skill.objects.all(), "active_skill": data.get("skill")}
+
+    def results() -> str:
+        coaches = selectors.catalog_coaches(
+            skill=data.get("skill"), query=data.get("q", ""), sort=data.get("sort") or "name"
+        )
+        page = Paginator(coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(request.GET.get("page"))
+        return render_to_string("coaching/catalog.html#results", {**context, "page": page}, request)
+
+    context["results"] = selectors.catalog_results_html(
+        query_string=request.GET.urlencode(), render=results
     )
-    page = Paginator(coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
-        "form": form,
-        "page": page,
-        "skills": Skill.objects.all(),
-        "active_skill": data.get("skill"),
-    }
-    template = "coaching/catalog.html"
     if request.htmx and request.htmx.target == "results":
-        template += "#results"
-    return render(request, template, context)
+        return HttpResponse(context["results"])
+    return render(request, "coaching/catalog.html", context)
 
 
 @require_GET
@@ -80,8 +82,6 @@ def coach_detail(request, coach_id: int):
     show_all = request.GET.get("show") == "all"
     context = {
         "coach": coach,
-        "rating": (reviews := selectors.coach_reviews(coach=coach)),
-        "reviews": reviews["latest"],
         "duration": duration,
         "durations": [
             (
@@ -102,10 +102,25 @@ def coach_detail(request, coach_id: int):
         "zone_label": zone_label(request.viewer_zone_name, now),
         "zone_source": request.viewer_zone_source,
     }
-    template = "coaching/coach_detail.html"
     if request.htmx and request.htmx.target == "slots":
-        template += "#slots"
-    return render(request, template, context)
+        return render(request, "coaching/coach_detail.html#slots", context)
+
+    def profile() -> str:
+        reviews = selectors.coach_reviews(coach=coach)
+        return render_to_string(
+            "coaching/coach_detail.html#profile",
+            {**context, "rating": reviews, "reviews": reviews["latest"]},
+            request,
+        )
+
+    # What differs between viewers: "Buy" (not for coaches) and the reviews' dates (their zone).
+    buyer = not request.user.is_authenticated or request.user.is_client
+    context["profile"] = selectors.coach_profile_html(
+        coach_id=coach.pk,
+        variant=f"{'buyer' if buyer else 'other'}:{request.viewer_zone_name}",
+        render=profile,
+    )
+    return render(request, "coaching/coach_detail.html", context)
 
 
 @coach_required

@@ -74,3 +74,13 @@ def new_versions(family: str, owners) -> None:
     from django.core.cache import cache
 
     cache.set_many({_version_key(family, owner): uuid4().hex for owner in owners}, None)
+
+
+def new_versions_now_and_on_commit(family: str, owners) -> None:
+    """For a change made in a transaction: now, so that what this transaction reads next is
+    fresh, and again after the commit, for a page that read the old rows meanwhile."""
+    from django.db import transaction
+
+    owners = list(owners)
+    new_versions(family, owners)
+    transaction.on_commit(lambda: new_versions(family, owners))

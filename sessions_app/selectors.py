@@ -6,7 +6,7 @@ from operator import or_
 from django.db.models import Case, CharField, Count, Min, Q, QuerySet, Value, When
 
 from accounts.models import User
-from hse.cache import get_or_set_versioned, new_versions
+from hse.cache import get_or_set_versioned, new_versions_now_and_on_commit
 from payments.models import Credit
 from sessions_app.models import Session
 
@@ -186,13 +186,8 @@ def pending_count(*, user: User, now: datetime) -> int:
 
 
 def forget_pending_counts(*user_ids: int) -> None:
-    """Someone's sessions or requests changed: their badge is counted again. Now, for what
-    this transaction reads next, and after the commit, for a page that counted the old
-    rows meanwhile."""
-    from django.db import transaction
-
-    new_versions("pending-count", user_ids)
-    transaction.on_commit(lambda: new_versions("pending-count", user_ids))
+    """Someone's sessions or requests changed: their badge is counted again."""
+    new_versions_now_and_on_commit("pending-count", user_ids)
 
 
 @dataclass(frozen=True)

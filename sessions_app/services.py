@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import bookable_slots, busy_intervals, forget_coach_reviews
+from coaching.selectors import bookable_slots, busy_intervals, forget_coach_pages
 from hse.sweeps import bulk_transition, in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 from sessions_app.selectors import forget_pending_counts
@@ -410,8 +410,7 @@ def session_confirm(
             Credit.objects.filter(pk=session.credit_id).update(status=Credit.Status.USED)
         emails.post_session(session=session)
         if rating is not None:
-            coach_id = session.coach_id
-            transaction.on_commit(lambda: forget_coach_reviews(coach_id=coach_id))
+            forget_coach_pages(session.coach_id)  # the rating and reviews on the coach page
     return session
 
 

@@ -1,0 +1,43 @@
+"""Cache upkeep, no business rules: the catalog's results and each coach page's profile
+column are kept rendered (coaching.selectors); these receivers give them a new version
+whenever what they show changes, whether a service or the admin made the change."""
+
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+
+from accounts.models import User
+from coaching.models import CoachProfile, Skill
+from coaching.selectors import forget_coach_pages
+
+# What saving a user may change without changing what the public sees of them (a login
+# writes last_login).
+UNSEEN_USER_FIELDS = frozenset({"last_login", "password"})
+
+
+@receiver([post_save, post_delete], sender=CoachProfile)
+def coach_profile_changed(sender, instance, **kwargs):
+    forget_coach_pages(instance.pk)
+
+
+@receiver(m2m_changed, sender=CoachProfile.skills.through)
+def coach_skills_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if not action.startswith("post_"):
+        return
+    if not reverse:
+        forget_coach_pages(instance.pk)
+    elif pk_set:  # coaches added to or removed from a skill
+        forget_coach_pages(*pk_set)
+    else:  # a skill's coaches cleared: which they were is gone, so every page
+        forget_coach_pages(*CoachProfile.objects.values_list("pk", flat=True))
+
+
+@receiver(post_save, sender=User)
+def coach_user_changed(sender, instance, update_fields=None, **kwargs):
+    if update_fields and set(update_fields) <= UNSEEN_USER_FIELDS:
+        return
+    forget_coach_pages(*CoachProfile.objects.filter(user=instance).values_list("pk", flat=True))
+
+
+@receiver([post_save, post_delete], sender=Skill)
+def skill_changed(sender, instance, **kwargs):
+    forget_coach_pages(*CoachProfile.objects.filter(skills=instance).values_list("pk", flat=True))
