@@ -279,10 +279,12 @@ def time_sweeps(rows: int = 10_000) -> None:
 
     QueuedEmail.objects.all().delete()  # an earlier run's, about rows deleted just below
     QueuedNotice.objects.all().delete()
-    # The sweeps' rows go where the data set has no sessions, so nothing overlaps.
-    Session.objects.filter(
+    # The sweeps' rows go where the data set has no sessions, so nothing overlaps; they are
+    # deleted again at the end, so that the next run's pages see the data set as built.
+    near_now = Session.objects.filter(
         starts_at__gte=now - timedelta(days=1), starts_at__lt=now + timedelta(days=1)
-    ).delete()
+    )
+    near_now.delete()
     results = []
 
     def timed(name, sweep):
@@ -329,6 +331,8 @@ def time_sweeps(rows: int = 10_000) -> None:
 
     app.control.purge()
     timed("worker: emails", flush_emails)
+    near_now.delete()
+    SessionRequest.objects.filter(starts_at__gte=first).delete()
     print(f"\nsweeps over {rows:,} due rows each")
     for name, done, seconds in results:
         print(f"  {name:<16}{done:>7} rows  {seconds:6.2f} s")

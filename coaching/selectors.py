@@ -39,6 +39,10 @@ def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
     return CoachProfile.objects.listed().select_related("user").filter(pk=coach_id).first()
 
 
+# Far longer than any session or request (they last 30 to 60 minutes).
+LONGEST_BOOKING = timedelta(days=1)
+
+
 def busy_intervals(
     *,
     coach: CoachProfile,
@@ -64,15 +68,12 @@ def busy_intervals(
 
     time_off = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
     people = Q(coach=coach) | Q(client=client) if client is not None else Q(coach=coach)
-    sessions = (
-        Session.objects.occupying(now)
-        .filter(people, starts_at__lt=end, ends_at__gt=start)
-        .exclude(pk=ignore_session_id)
-    )
+    # Sessions and requests last an hour at most: a lower bound on the start lets the
+    # (person, starts_at) indexes read only the window, not everyone's whole history.
+    during = Q(starts_at__lt=end, starts_at__gt=start - LONGEST_BOOKING, ends_at__gt=start)
+    sessions = Session.objects.occupying(now).filter(people, during).exclude(pk=ignore_session_id)
     requests = (
-        SessionRequest.objects.open_at(now)
-        .filter(people, starts_at__lt=end, ends_at__gt=start)
-        .exclude(pk=ignore_request_id)
+        SessionRequest.objects.open_at(now).filter(people, during).exclude(pk=ignore_request_id)
         if count_requests
         else SessionRequest.objects.none()
     )

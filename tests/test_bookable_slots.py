@@ -221,3 +221,25 @@ def test_a_coach_without_windows_has_no_slots():
         )
         == []
     )
+
+
+@pytest.mark.django_db
+def test_a_session_that_began_before_the_range_still_blocks_the_slots_it_overlaps(
+    alice, leadership
+):
+    from sessions_app.models import Session
+
+    coach = CoachFactory(time_zone="America/New_York")
+    coach.skills.add(leadership)
+    began = datetime(2026, 11, 23, 9, 0, tzinfo=NEW_YORK)
+    Session.objects.create(
+        coach=coach, client=alice, skill=leadership, duration_minutes=60, starts_at=began,
+        ends_at=began + timedelta(hours=1), status=Session.Status.SCHEDULED,
+    )  # fmt: skip
+
+    found = bookable_slots(
+        coach=coach, duration_minutes=30, start=began + timedelta(minutes=30),
+        end=began + timedelta(hours=3), now=utc(2000, 1, 1),
+    )  # fmt: skip
+
+    assert wall([slot.astimezone(NEW_YORK) for slot in found])[0] == "10:00"
