@@ -101,6 +101,10 @@ class CoachProfile(models.Model):
     def language_names(self) -> list[str]:
         return [LANGUAGE_NAMES.get(code, code) for code in self.languages]
 
+    def teaches(self, skill: Skill) -> bool:
+        """Reads the skills a caller prefetched (the checkout does), else one query."""
+        return any(own.pk == skill.pk for own in self.skills.all())
+
 
 class AvailabilityWindow(models.Model):
     """Every week on ``weekday``, from ``start_minute`` to ``end_minute`` after local midnight

@@ -126,7 +126,7 @@ def order_start(
         raise PaymentError("Pay by card (Stripe) or from your wallet.")
     if quantity == 1 and starts_at is None:
         raise PaymentError("Pick a date and time for the session.")
-    if not coach.is_listed or not coach.skills.filter(pk=skill.pk).exists():
+    if not coach.is_listed or not coach.teaches(skill):
         raise PaymentError(f"{coach.user.display_name} does not offer {skill.name}.")
     if not client.is_client:
         raise PaymentError("Only clients can buy sessions.")

@@ -5,6 +5,7 @@ import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,7 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.timezones import zone_label
-from coaching.models import Skill
 from coaching.selectors import bookable_days, listed_coach_or_none
 from hse.http import redirect_htmx
 from hse.money import price_for_minutes
@@ -34,6 +34,8 @@ def _coach_or_404(coach_id: int):
     coach = listed_coach_or_none(coach_id=coach_id)
     if coach is None:
         raise Http404("No such coach.")
+    # Read once here: the page, the form's skill and the services' checks all use them.
+    prefetch_related_objects([coach], "skills")
     return coach
 
 
@@ -138,7 +140,7 @@ def checkout(request, coach_id: int):
         error = " ".join(e for errors in form.errors.values() for e in errors)
         return _render_buy(request, _buy_context(request, coach, error=error))
     data = form.cleaned_data
-    skill = Skill.objects.filter(slug=data["skill"], coaches=coach).first()
+    skill = next((skill for skill in coach.skills.all() if skill.slug == data["skill"]), None)
     if skill is None:
         return _render_buy(request, _buy_context(request, coach, error="Choose a skill first."))
     now = timezone.now()

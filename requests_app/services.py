@@ -196,7 +196,7 @@ def request_propose(
                 raise RequestError("You can propose sessions only to your own clients.")
             if skill is None or duration_minutes is None:
                 raise RequestError("Choose the skill and the length of the session.")
-        if not coach.skills.filter(pk=skill.pk).exists():
+        if not coach.teaches(skill):
             raise RequestError(f"{coach.user.display_name} does not coach {skill.name}.")
 
         _check_time(starts_at=starts_at, duration_minutes=duration_minutes)

@@ -117,7 +117,7 @@ def session_reserve(
         raise BookingError("You cannot book a session with yourself.")
     if not client.is_client:
         raise BookingError("Only clients can book sessions.")
-    if not coach.skills.filter(pk=skill.pk).exists():
+    if not coach.teaches(skill):
         raise BookingError(f"{coach.user.display_name} does not coach {skill.name}.")
     duration = timedelta(minutes=duration_minutes)
     ends_at = starts_at + duration
