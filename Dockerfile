@@ -14,4 +14,5 @@ RUN HSE_ENV=production SECRET_KEY=build-only ALLOWED_HOSTS=localhost \
 RUN useradd --create-home hse && chown -R hse /app
 USER hse
 EXPOSE 8000
-CMD ["gunicorn", "hse.wsgi:application"]  # settings: gunicorn.conf.py
+# gunicorn reads its settings from gunicorn.conf.py.
+CMD ["gunicorn", "hse.wsgi:application"]

@@ -10,6 +10,8 @@ WEB_CONCURRENCY overrides the number of workers."""
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+# At most 8 by default: in a container limited by a CPU quota the affinity shows every core of
+# the host, and each worker keeps a database connection.
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(len(os.sched_getaffinity(0)), 8))
 worker_class = "sync"
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None

@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import random
+import runpy
 import subprocess
 import sys
 import time
@@ -71,6 +72,9 @@ def rebuild() -> None:
 
     took = dataset.build()["seconds"]
     print(f"data set built in {took:.0f} s: {dataset.counts()}")
+    from django.core.cache import cache
+
+    cache.clear()  # what an earlier run's pages kept is about the rows just replaced
 
 
 # --- Load ------------------------------------------------------------------------------------
@@ -369,7 +373,7 @@ def main() -> int:
     )  # fmt: skip
     try:
         time.sleep(3)
-        workers = args.workers or len(os.sched_getaffinity(0))
+        workers = args.workers or runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
         print(f"\nmachine: {os.cpu_count()} cores; gunicorn {workers} {args.worker_class or 'sync'} workers; "
               f"PostgreSQL {DB}; {args.users} users")  # fmt: skip
         coach_ids, top_ups, keys = prepare(args.users)

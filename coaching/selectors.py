@@ -199,4 +199,13 @@ def forget_coach_pages(*coach_ids: int) -> None:
     again."""
     if coach_ids:
         new_versions_now_and_on_commit("coach-page", coach_ids)
-        new_versions_now_and_on_commit("catalog", ["all"])
+        forget_catalog()
+
+
+def forget_coach_reviews(*coach_ids: int) -> None:
+    """A review of these coaches changed: only their pages show reviews."""
+    new_versions_now_and_on_commit("coach-page", coach_ids)
+
+
+def forget_catalog() -> None:
+    new_versions_now_and_on_commit("catalog", ["all"])

@@ -2,12 +2,13 @@
 column are kept rendered (coaching.selectors); these receivers give them a new version
 whenever what they show changes, whether a service or the admin made the change."""
 
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import forget_coach_pages
+from coaching.selectors import forget_catalog, forget_coach_pages, forget_coach_reviews
+from sessions_app.models import Session
 
 # What saving a user may change without changing what the public sees of them (a login
 # writes last_login).
@@ -32,12 +33,31 @@ def coach_skills_changed(sender, instance, action, reverse, pk_set, **kwargs):
 
 
 @receiver(post_save, sender=User)
-def coach_user_changed(sender, instance, update_fields=None, **kwargs):
+def user_changed(sender, instance, update_fields=None, **kwargs):
     if update_fields and set(update_fields) <= UNSEEN_USER_FIELDS:
         return
     forget_coach_pages(*CoachProfile.objects.filter(user=instance).values_list("pk", flat=True))
+    # A client's name is shown under the reviews they wrote.
+    reviewed = Session.objects.filter(client=instance, rating__isnull=False)
+    forget_coach_reviews(*reviewed.values_list("coach_id", flat=True).distinct())
 
 
-@receiver([post_save, post_delete], sender=Skill)
-def skill_changed(sender, instance, **kwargs):
+@receiver(post_save, sender=Skill)
+def skill_saved(sender, instance, **kwargs):
+    forget_catalog()  # its chip, and a filter by it
     forget_coach_pages(*CoachProfile.objects.filter(skills=instance).values_list("pk", flat=True))
+
+
+@receiver(pre_delete, sender=Skill)
+def skill_deleted(sender, instance, **kwargs):
+    # Before the delete: by post_delete its links to coaches are gone.
+    forget_catalog()
+    forget_coach_pages(*CoachProfile.objects.filter(skills=instance).values_list("pk", flat=True))
+
+
+@receiver([post_save, post_delete], sender=Session)
+def session_changed(sender, instance, **kwargs):
+    # A rating given, or changed or removed in the admin: only a rated or confirmed session
+    # is, or may have been, among the coach's reviews.
+    if instance.rating is not None or instance.status == Session.Status.CONFIRMED:
+        forget_coach_reviews(instance.coach_id)

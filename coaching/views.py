@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -18,6 +18,7 @@ from coaching.models import AvailabilityWindow, Skill, TimeOff
 from hse.money import format_money, price_for_minutes
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
+CATALOG_PARAMETERS = ("q", "skill", "sort", "page")
 
 
 def coach_required(view):
@@ -38,7 +39,18 @@ def catalog(request):
     form = CatalogFilterForm(request.GET)
     form.is_valid()  # errors are shown; the valid parts still filter
     data = form.cleaned_data
-    context = {"form": form, "skills": Skill.objects.all(), "active_skill": data.get("skill")}
+    # The parameters the catalog knows, and nothing else: they key its cached results and
+    # make its links (query_with), so made-up parameters neither fill the cache nor spread.
+    query = QueryDict(mutable=True)
+    for name in CATALOG_PARAMETERS:
+        if name in request.GET:
+            query[name] = request.GET[name]
+    context = {
+        "form": form,
+        "skills": Skill.objects.all(),
+        "active_skill": data.get("skill"),
+        "query": query,
+    }
 
     def results() -> str:
         coaches = selectors.catalog_coaches(
@@ -48,7 +60,7 @@ def catalog(request):
         return render_to_string("coaching/catalog.html#results", {**context, "page": page}, request)
 
     context["results"] = selectors.catalog_results_html(
-        query_string=request.GET.urlencode(), render=results
+        query_string=query.urlencode(), render=results
     )
     if request.htmx and request.htmx.target == "results":
         return HttpResponse(context["results"])

@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import bookable_slots, busy_intervals, forget_coach_pages
+from coaching.selectors import bookable_slots, busy_intervals
 from hse.sweeps import bulk_transition, in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 from sessions_app.selectors import forget_pending_counts
@@ -409,8 +409,6 @@ def session_confirm(
         if session.credit_id:
             Credit.objects.filter(pk=session.credit_id).update(status=Credit.Status.USED)
         emails.post_session(session=session)
-        if rating is not None:
-            forget_coach_pages(session.coach_id)  # the rating and reviews on the coach page
     return session
 
 

@@ -249,3 +249,60 @@ def test_a_coach_page_keeps_its_profile_rendered_and_shows_buy_only_to_clients(
 
     body = client.get(page).content.decode()
     assert "Twenty years of teams." in body and "$120.00" in body
+
+
+@pytest.mark.django_db
+def test_a_deleted_skill_leaves_the_catalog_and_the_coach_page_at_once(client, bob, leadership):
+    page = reverse("coaching:coach_detail", args=[bob.pk])
+    bob.skills.add(other := SkillFactory(name="Stagecraft"))
+    assert "Stagecraft" in client.get(CATALOG).content.decode()
+    assert "Stagecraft" in client.get(page).content.decode()
+
+    other.delete()
+
+    assert "Stagecraft" not in client.get(CATALOG).content.decode()
+    assert "Stagecraft" not in client.get(page).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_review_edited_in_the_admin_or_its_writer_renamed_shows_at_once(
+    client, alice, bob, leadership
+):
+    from sessions_app.models import Session
+
+    start = datetime(2026, 11, 2, 15, 0, tzinfo=ZoneInfo("UTC"))
+    rated = Session.objects.create(
+        coach=bob, client=alice, skill=leadership, duration_minutes=60, starts_at=start,
+        ends_at=start.replace(hour=16), status=Session.Status.CONFIRMED, closed_at=start,
+        rating=2, rating_comment="Rude words",
+    )  # fmt: skip
+    page = reverse("coaching:coach_detail", args=[bob.pk])
+    assert "Rude words" in client.get(page).content.decode()
+
+    rated.rating_comment = ""
+    rated.save()  # as the admin's form does
+    assert "Rude words" not in client.get(page).content.decode()
+    rated.rating_comment = "Fair enough"
+    rated.save()
+    assert "Fair enough" in client.get(page).content.decode()
+    alice.display_name = "Alicia Client"
+    alice.save()
+    assert "Alicia" in client.get(page).content.decode()
+
+
+@pytest.mark.django_db
+def test_made_up_parameters_share_the_catalogs_cached_results_and_stay_out_of_its_links(
+    client, leadership
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(30):
+        CoachFactory(skills=[leadership])
+    assert client.get(CATALOG, {"sort": "price"}).status_code == 200
+
+    with CaptureQueriesContext(connection) as made_up:
+        body = client.get(CATALOG, {"sort": "price", "utm": "x" * 40}).content.decode()
+
+    assert not any("coaching_coachprofile" in query["sql"] for query in made_up.captured_queries)
+    assert "page=2" in body and "utm" not in body

@@ -49,8 +49,9 @@ def stars(rating: int | None) -> str:
 
 @register.simple_tag(takes_context=True)
 def query_with(context, **changes) -> str:
-    """The current query string with some parameters replaced (empty value: removed)."""
-    params = context["request"].GET.copy()
+    """The current query string (``query`` where the view narrowed it) with some parameters
+    replaced (empty value: removed)."""
+    params = context.get("query", context["request"].GET).copy()
     for key, value in changes.items():
         params.pop(key, None)
         if value not in (None, ""):
