@@ -227,11 +227,9 @@ def order_checkout_url(*, order: Order) -> str:
 
 
 def _lock_order(order: Order) -> Order:
-    return (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("held_session", "coach__user", "client", "skill")
-        .get(pk=order.pk)
-    )
+    # With the client, whom every path needs (the wallet, the receipt); the coach, the skill
+    # and a held session are read where a path needs them (only single sessions do).
+    return Order.objects.select_for_update(of=("self",)).select_related("client").get(pk=order.pk)
 
 
 def order_pay_with_wallet(*, order: Order, now: datetime) -> Order:
@@ -268,8 +266,8 @@ def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> N
         Credit(
             order=order,
             client=order.client,
-            coach=order.coach,
-            skill=order.skill,
+            coach_id=order.coach_id,
+            skill_id=order.skill_id,
             duration_minutes=order.duration_minutes,
             price_paid=order.unit_price,
             currency=order.currency,
