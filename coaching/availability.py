@@ -95,7 +95,7 @@ def slot_starts(
     last_day = end.astimezone(zone).date() + timedelta(days=1)
 
     open_intervals: list[Interval] = []
-    candidates: list[tuple[date, int]] = []
+    day_windows: list[tuple[date, int, int, datetime]] = []
     day = first_day
     while day <= last_day:
         for first, last in by_weekday.get(day.weekday(), ()):
@@ -104,32 +104,46 @@ def slot_starts(
             if closes <= opens:
                 continue
             open_intervals.append((opens, closes))
-            aligned = -(-first // grid_minutes) * grid_minutes
-            candidates.extend((day, minute) for minute in range(aligned, last, grid_minutes))
+            day_windows.append((day, first, last, opens))
         day += timedelta(days=1)
 
     open_intervals = merge(open_intervals)
     open_starts = [interval[0] for interval in open_intervals]
     busy_intervals = merge(busy)
     busy_starts = [interval[0] for interval in busy_intervals]
+    grid = timedelta(minutes=grid_minutes)
 
     midnights: dict[date, datetime | None] = {}
     found: set[datetime] = set()
-    for day, minute in candidates:
+    for day, first, last, opens in day_windows:
+        aligned = -(-first // grid_minutes) * grid_minutes
         if day not in midnights:
             midnights[day] = _even_day_start(day, zone)
         midnight = midnights[day]
         if midnight is not None:
-            begins = midnight + timedelta(minutes=minute)
-        else:
+            # One UTC offset all day: every candidate of this window lies inside the stretch
+            # that holds its opening, and the next is one grid step later.
+            stretch_end = _containing(open_intervals, open_starts, opens)[1]
+            begins = midnight + timedelta(minutes=aligned)
+            for _ in range(aligned, last, grid_minutes):
+                finishes = begins + duration
+                if (
+                    lower <= begins < end
+                    and finishes <= stretch_end
+                    and not _overlaps(busy_intervals, busy_starts, begins, finishes)
+                ):
+                    found.add(begins)
+                begins += grid
+            continue
+        for minute in range(aligned, last, grid_minutes):  # a day the clocks change
             begins = local_instant(day, minute, zone)
-        if begins is None or begins < lower or begins >= end:
-            continue
-        finishes = begins + duration
-        window = _containing(open_intervals, open_starts, begins)
-        if window is None or finishes > window[1]:
-            continue
-        if _overlaps(busy_intervals, busy_starts, begins, finishes):
-            continue
-        found.add(begins)
+            if begins is None or begins < lower or begins >= end:
+                continue
+            finishes = begins + duration
+            window = _containing(open_intervals, open_starts, begins)
+            if window is None or finishes > window[1]:
+                continue
+            if _overlaps(busy_intervals, busy_starts, begins, finishes):
+                continue
+            found.add(begins)
     return sorted(found)
