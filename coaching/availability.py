@@ -113,6 +113,14 @@ def slot_starts(
     busy_starts = [interval[0] for interval in busy_intervals]
     grid = timedelta(minutes=grid_minutes)
 
+    def bookable(begins: datetime, window_end: datetime) -> bool:
+        finishes = begins + duration
+        return (
+            lower <= begins < end
+            and finishes <= window_end
+            and not _overlaps(busy_intervals, busy_starts, begins, finishes)
+        )
+
     midnights: dict[date, datetime | None] = {}
     found: set[datetime] = set()
     for day, first, last, opens in day_windows:
@@ -126,24 +134,15 @@ def slot_starts(
             stretch_end = _containing(open_intervals, open_starts, opens)[1]
             begins = midnight + timedelta(minutes=aligned)
             for _ in range(aligned, last, grid_minutes):
-                finishes = begins + duration
-                if (
-                    lower <= begins < end
-                    and finishes <= stretch_end
-                    and not _overlaps(busy_intervals, busy_starts, begins, finishes)
-                ):
+                if bookable(begins, stretch_end):
                     found.add(begins)
                 begins += grid
             continue
         for minute in range(aligned, last, grid_minutes):  # a day the clocks change
             begins = local_instant(day, minute, zone)
-            if begins is None or begins < lower or begins >= end:
+            if begins is None:
                 continue
-            finishes = begins + duration
             window = _containing(open_intervals, open_starts, begins)
-            if window is None or finishes > window[1]:
-                continue
-            if _overlaps(busy_intervals, busy_starts, begins, finishes):
-                continue
-            found.add(begins)
+            if window is not None and bookable(begins, window[1]):
+                found.add(begins)
     return sorted(found)

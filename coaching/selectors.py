@@ -198,12 +198,12 @@ def forget_coach_pages(*coach_ids: int) -> None:
     """What these coaches show the public changed: their pages and the catalog are rendered
     again."""
     if coach_ids:
-        new_versions_now_and_on_commit("coach-page", coach_ids)
+        forget_coach_profiles(*coach_ids)
         forget_catalog()
 
 
-def forget_coach_reviews(*coach_ids: int) -> None:
-    """A review of these coaches changed: only their pages show reviews."""
+def forget_coach_profiles(*coach_ids: int) -> None:
+    """Something only these coaches' pages show changed (their reviews, a skill's name)."""
     new_versions_now_and_on_commit("coach-page", coach_ids)
 
 

@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import forget_catalog, forget_coach_pages, forget_coach_reviews
+from coaching.selectors import forget_catalog, forget_coach_pages, forget_coach_profiles
 from sessions_app.models import Session
 
 # What saving a user may change without changing what the public sees of them (a login
@@ -39,20 +39,23 @@ def user_changed(sender, instance, update_fields=None, **kwargs):
     forget_coach_pages(*CoachProfile.objects.filter(user=instance).values_list("pk", flat=True))
     # A client's name is shown under the reviews they wrote.
     reviewed = Session.objects.filter(client=instance, rating__isnull=False)
-    forget_coach_reviews(*reviewed.values_list("coach_id", flat=True).distinct())
+    forget_coach_profiles(*reviewed.values_list("coach_id", flat=True).distinct())
 
 
 @receiver(post_save, sender=Skill)
 def skill_saved(sender, instance, **kwargs):
-    forget_catalog()  # its chip, and a filter by it
-    forget_coach_pages(*CoachProfile.objects.filter(skills=instance).values_list("pk", flat=True))
+    _forget_skill(instance)
 
 
 @receiver(pre_delete, sender=Skill)
 def skill_deleted(sender, instance, **kwargs):
-    # Before the delete: by post_delete its links to coaches are gone.
+    _forget_skill(instance)  # before the delete: by post_delete its links to coaches are gone
+
+
+def _forget_skill(skill: Skill) -> None:
+    """The catalog (its chip, a filter by it) and the pages of the coaches who teach it."""
     forget_catalog()
-    forget_coach_pages(*CoachProfile.objects.filter(skills=instance).values_list("pk", flat=True))
+    forget_coach_profiles(*CoachProfile.objects.filter(skills=skill).values_list("pk", flat=True))
 
 
 @receiver([post_save, post_delete], sender=Session)
@@ -60,4 +63,4 @@ def session_changed(sender, instance, **kwargs):
     # A rating given, or changed or removed in the admin: only a rated or confirmed session
     # is, or may have been, among the coach's reviews.
     if instance.rating is not None or instance.status == Session.Status.CONFIRMED:
-        forget_coach_reviews(instance.coach_id)
+        forget_coach_profiles(instance.coach_id)

@@ -56,7 +56,7 @@ def catalog(request):
         coaches = selectors.catalog_coaches(
             skill=data.get("skill"), query=data.get("q", ""), sort=data.get("sort") or "name"
         )
-        page = Paginator(coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(query.get("page"))
         return render_to_string("coaching/catalog.html#results", {**context, "page": page}, request)
 
     context["results"] = selectors.catalog_results_html(

@@ -82,5 +82,7 @@ def new_versions_now_and_on_commit(family: str, owners) -> None:
     from django.db import transaction
 
     owners = list(owners)
+    if not owners:
+        return
     new_versions(family, owners)
     transaction.on_commit(lambda: new_versions(family, owners))

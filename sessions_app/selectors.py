@@ -8,7 +8,7 @@ from django.db.models import Case, CharField, Count, Min, Q, QuerySet, Value, Wh
 from accounts.models import User
 from hse.cache import get_or_set_versioned, new_versions_now_and_on_commit
 from payments.models import Credit
-from sessions_app.models import Session
+from sessions_app.models import Session, coach_late_q
 
 
 def sessions_upcoming(*, user: User, now: datetime) -> list[Session]:
@@ -108,8 +108,6 @@ def _waiting_sessions(*, now: datetime) -> dict[str, Q]:
     from datetime import timedelta
 
     from django.conf import settings
-
-    from sessions_app.models import coach_late_q
 
     auto_end = now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
     auto_confirm = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
