@@ -1,15 +1,21 @@
 import hashlib
 from datetime import datetime, timedelta
+from functools import reduce
 from itertools import groupby
+from operator import or_
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, Q, QuerySet, Value
 
 from accounts.models import User
 from coaching.availability import Interval, merge, slot_starts
 from coaching.models import CoachProfile, Skill, TimeOff
-from hse.cache import get_or_set_versioned, new_versions_now_and_on_commit
+from hse.cache import (
+    get_or_set_many_versioned,
+    get_or_set_versioned,
+    new_versions_now_and_on_commit,
+)
 
 CATALOG_SORTS = {
     "name": ("Name", ("user__display_name", "id")),
@@ -42,22 +48,26 @@ def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
 # Far longer than any session or request (they last 30 to 60 minutes).
 LONGEST_BOOKING = timedelta(days=1)
 
+# A busy row: (starts_at, ends_at, frees_at), frees_at being the instant the clock alone frees
+# the time (a checkout hold's expiry, an open request's deadline), or None.
+BusyRow = tuple[datetime, datetime, datetime | None]
 
-def busy_intervals(
+
+def busy_rows(
     *,
-    coach: CoachProfile,
+    coach: CoachProfile | None,
+    client: User | None,
     start: datetime,
     end: datetime,
-    now: datetime,
-    client: User | None = None,
     ignore_session_id: int | None = None,
     ignore_request_id: int | None = None,
     count_requests: bool = True,
-) -> list[Interval]:
-    """Everything that makes the coach (and, when given, the client) unavailable between
-    ``start`` and ``end``, merged. The one place that says what "busy" means: the coach's
-    time off; every session or unexpired checkout hold of the coach or the client; and every
-    open session request of either (an open proposal holds its time for both people).
+) -> list[BusyRow]:
+    """The one place that says what "busy" means, for the coach and the client, either of
+    which may be None: the coach's time off; every session or checkout hold of either; and
+    every open session request of either (an open proposal holds its time for both people),
+    from ``start`` to ``end``, each with the instant it stops counting by the clock alone
+    (``busy_at`` keeps what still counts at a given instant).
 
     A reschedule or an adjusted request must not collide with itself: ``ignore_*`` leave out
     the session being moved and the request being changed. Accepting a request books the time
@@ -66,26 +76,115 @@ def busy_intervals(
     from requests_app.models import SessionRequest
     from sessions_app.models import Session
 
-    time_off = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
-    people = Q(coach=coach) | Q(client=client) if client is not None else Q(coach=coach)
+    fields = ("starts_at", "ends_at", "frees_at")
+    people = reduce(
+        or_, [Q(**{role: who}) for role, who in (("coach", coach), ("client", client)) if who]
+    )
     # Sessions and requests last an hour at most: a lower bound on the start lets the
     # (person, starts_at) indexes read only the window, not everyone's whole history.
     during = Q(starts_at__lt=end, starts_at__gt=start - LONGEST_BOOKING, ends_at__gt=start)
-    sessions = Session.objects.occupying(now).filter(people, during).exclude(pk=ignore_session_id)
-    requests = (
-        SessionRequest.objects.open_at(now).filter(people, during).exclude(pk=ignore_request_id)
-        if count_requests
-        else SessionRequest.objects.none()
-    )
-    # One round trip for the three kinds.
-    return merge(
-        time_off.order_by()
-        .values_list("starts_at", "ends_at")
-        .union(
-            sessions.order_by().values_list("starts_at", "ends_at"),
-            requests.order_by().values_list("starts_at", "ends_at"),
-            all=True,
+    sessions = Session.objects.occupying_until().filter(people, during)
+    if ignore_session_id is not None:
+        sessions = sessions.exclude(pk=ignore_session_id)
+    parts = [sessions.order_by().values_list(*fields)]
+    if count_requests:
+        requests = SessionRequest.objects.open_until().filter(people, during)
+        if ignore_request_id is not None:
+            requests = requests.exclude(pk=ignore_request_id)
+        parts.append(requests.order_by().values_list(*fields))
+    if coach is not None:
+        time_off = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
+        parts.append(
+            time_off.annotate(frees_at=Value(None, DateTimeField())).order_by().values_list(*fields)
         )
+    first, *rest = parts
+    return list(first.union(*rest, all=True) if rest else first)  # one round trip
+
+
+def busy_at(rows: list[BusyRow], now: datetime) -> list[Interval]:
+    """The busy rows that still count at ``now``, merged."""
+    return merge((begins, ends) for begins, ends, frees in rows if frees is None or frees > now)
+
+
+def busy_intervals(
+    *,
+    coach: CoachProfile,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    client: User | None = None,
+    **ignore,
+) -> list[Interval]:
+    """When the coach (and, when given, the client) is busy between ``start`` and ``end``
+    at ``now``, merged, read from the database (``busy_rows``)."""
+    return busy_at(busy_rows(coach=coach, client=client, start=start, end=end, **ignore), now)
+
+
+# --- What a page shows of a schedule, kept in the cache ---------------------------------------
+# A coach's windows and busy rows, and a client's busy rows, kept under a version that each
+# change to them replaces (coaching.signals: sessions, requests, time off and windows, saved
+# by a service or the admin; sessions_app.services._log: a session's change of state made by
+# an UPDATE). The sweeps change no row's busy time: what they move by the clock (holds and
+# requests past their instant) ``busy_at`` has freed already. Pages only: a booking reads
+# the database under its locks.
+SCHEDULE_BUCKET = timedelta(minutes=5)
+SCHEDULE_DAYS = max(settings.HSE_BOOKING_DAYS, settings.HSE_COACH_PAGE_SLOT_DAYS)
+
+
+def _schedule_span(now: datetime) -> tuple[datetime, datetime, str]:
+    """What one cached copy covers, for every page shown in its five minutes: from a day
+    before its start to a day after the last day a page offers."""
+    bucket = int(now.timestamp() // SCHEDULE_BUCKET.total_seconds())
+    begins = datetime.fromtimestamp(bucket * SCHEDULE_BUCKET.total_seconds(), now.tzinfo)
+    return (
+        begins - LONGEST_BOOKING,
+        begins + SCHEDULE_BUCKET + timedelta(days=SCHEDULE_DAYS) + LONGEST_BOOKING,
+        str(bucket),
+    )
+
+
+def _windows(coach: CoachProfile) -> list[tuple[int, int, int]]:
+    return [
+        (window.weekday, window.start_minute, window.end_minute)
+        for window in coach.availability_windows.all()
+    ]
+
+
+def cached_schedule(
+    *, coach: CoachProfile, client: User | None, start: datetime, end: datetime, now: datetime
+) -> tuple[list[tuple[int, int, int]], list[Interval]]:
+    """The coach's weekly windows, and when the coach (and the client) is busy between
+    ``start`` and ``end`` at ``now``: as ``busy_intervals``, from the cache when it can."""
+    low, high, bucket = _schedule_span(now)
+    if start < low or end > high:
+        return _windows(coach), busy_intervals(
+            coach=coach, client=client, start=start, end=end, now=now
+        )
+
+    def coach_part():
+        rows = busy_rows(coach=coach, client=None, start=low, end=high)
+        return {"windows": _windows(coach), "rows": rows}
+
+    reads = {f"coach-{coach.pk}": coach_part}
+    if client is not None:
+        reads[f"client-{client.pk}"] = lambda: {
+            "windows": [],
+            "rows": busy_rows(coach=None, client=client, start=low, end=high),
+        }
+    parts = get_or_set_many_versioned(
+        "schedule", reads, timeout=int(SCHEDULE_BUCKET.total_seconds()) + 60, part=bucket
+    )
+    rows = [
+        row for part in parts.values() for row in part["rows"] if row[0] < end and row[1] > start
+    ]
+    return parts[f"coach-{coach.pk}"]["windows"], busy_at(rows, now)
+
+
+def forget_schedules(*, coach_ids=(), client_ids=()) -> None:
+    """What these coaches' and clients' pages show of their schedules changed."""
+    new_versions_now_and_on_commit(
+        "schedule",
+        [f"coach-{pk}" for pk in coach_ids if pk] + [f"client-{pk}" for pk in client_ids if pk],
     )
 
 
@@ -97,16 +196,19 @@ def bookable_slots(
     end: datetime,
     now: datetime,
     client: User | None = None,
+    cached: bool = False,
     **ignore,
 ) -> list[datetime]:
     """Aware UTC instants in [start, end) at which a session of ``duration_minutes`` with
     ``coach`` can be booked: availability, minus busy intervals (the client's too, when
-    given), minus anything before ``now`` plus the coach's minimum notice, on the slot grid."""
+    given), minus anything before ``now`` plus the coach's minimum notice, on the slot grid.
+    ``cached``: for a page that offers times (``cached_schedule``); a booking checks anew."""
     duration = timedelta(minutes=duration_minutes)
-    windows = [
-        (window.weekday, window.start_minute, window.end_minute)
-        for window in coach.availability_windows.all()
-    ]
+    around = {"start": start - duration, "end": end + duration, "now": now, "client": client}
+    if cached and not ignore:
+        windows, busy = cached_schedule(coach=coach, **around)
+    else:
+        windows, busy = _windows(coach), busy_intervals(coach=coach, **around, **ignore)
     return slot_starts(
         windows=windows,
         zone=ZoneInfo(coach.time_zone),
@@ -114,14 +216,7 @@ def bookable_slots(
         start=start,
         end=end,
         earliest=now + timedelta(minutes=coach.minimum_notice_minutes),
-        busy=busy_intervals(
-            coach=coach,
-            start=start - duration,
-            end=end + duration,
-            now=now,
-            client=client,
-            **ignore,
-        ),
+        busy=busy,
         grid_minutes=settings.HSE_SLOT_GRID_MINUTES,
     )
 
@@ -141,6 +236,7 @@ def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) 
         end=now + timedelta(days=settings.HSE_BOOKING_DAYS),
         now=now,
         client=client,
+        cached=True,
     )
     return slots_by_local_day(slots, zone)
 

@@ -1,13 +1,20 @@
 """Cache upkeep, no business rules: the catalog's results and each coach page's profile
-column are kept rendered (coaching.selectors); these receivers give them a new version
-whenever what they show changes, whether a service or the admin made the change."""
+column are kept rendered, and schedules are kept read (coaching.selectors); these receivers
+give them a new version whenever what they show changes, whether a service or the admin
+made the change."""
 
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from accounts.models import User
-from coaching.models import CoachProfile, Skill
-from coaching.selectors import forget_catalog, forget_coach_pages, forget_coach_profiles
+from coaching.models import AvailabilityWindow, CoachProfile, Skill, TimeOff
+from coaching.selectors import (
+    forget_catalog,
+    forget_coach_pages,
+    forget_coach_profiles,
+    forget_schedules,
+)
+from requests_app.models import SessionRequest
 from sessions_app.models import Session
 
 # What saving a user may change without changing what the public sees of them (a login
@@ -64,3 +71,15 @@ def session_changed(sender, instance, **kwargs):
     # is, or may have been, among the coach's reviews.
     if instance.rating is not None or instance.status == Session.Status.CONFIRMED:
         forget_coach_profiles(instance.coach_id)
+
+
+@receiver([post_save, post_delete], sender=Session)
+@receiver([post_save, post_delete], sender=SessionRequest)
+def booking_changed(sender, instance, **kwargs):
+    forget_schedules(coach_ids=[instance.coach_id], client_ids=[instance.client_id])
+
+
+@receiver([post_save, post_delete], sender=TimeOff)
+@receiver([post_save, post_delete], sender=AvailabilityWindow)
+def availability_changed(sender, instance, **kwargs):
+    forget_schedules(coach_ids=[instance.coach_id])

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.timezones import zone_label
@@ -18,6 +19,7 @@ from coaching.models import AvailabilityWindow, Skill, TimeOff
 from hse.money import format_money, price_for_minutes
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
+SLOT_HTML = '<li class="slot"><time datetime="{}">{}</time></li>'
 CATALOG_PARAMETERS = ("q", "skill", "sort", "page")
 
 
@@ -89,6 +91,7 @@ def coach_detail(request, coach_id: int):
         end=now + timedelta(days=days),
         now=now,
         client=viewer,
+        cached=True,
     )
     slot_days = selectors.slots_by_local_day(slots, request.viewer_zone)
     show_all = request.GET.get("show") == "all"
@@ -104,9 +107,10 @@ def coach_detail(request, coach_id: int):
             )
             for minutes in durations
         ],
-        # Formatted here: a template filter per slot costs more than the rest of the page.
+        # A day's times are joined here: a template loop over them cost more than the rest
+        # of the page.
         "slot_days": [
-            (day, [(time.isoformat(), f"{time:%H:%M}") for time in times])
+            (day, format_html_join("", SLOT_HTML, ((t.isoformat(), f"{t:%H:%M}") for t in times)))
             for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
         ],
         "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),

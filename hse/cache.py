@@ -63,10 +63,30 @@ def _version_key(family: str, owner) -> str:
 def get_or_set_versioned(family: str, owner, read, *, timeout: int, part: str = ""):
     """``read()``, kept for ``timeout`` seconds under ``owner``'s current version in
     ``family`` (and ``part``, for a value that also changes with something else)."""
+    return get_or_set_many_versioned(family, {owner: read}, timeout=timeout, part=part)[owner]
+
+
+def get_or_set_many_versioned(family: str, reads: dict, *, timeout: int, part: str = "") -> dict:
+    """{owner: value} for several owners at once (two round trips in all when everything is
+    in the cache): as ``get_or_set_versioned``, with ``reads`` mapping each owner to its
+    ``read``. The versions are read first and the values after: a change that commits
+    meanwhile gives its owner a new version after this has read its rows."""
     from django.core.cache import cache
 
-    version = cache.get_or_set(_version_key(family, owner), lambda: uuid4().hex, None)
-    return cache.get_or_set(f"{family}:{owner}:{version}:{part}", read, timeout=timeout)
+    version_keys = {owner: _version_key(family, owner) for owner in reads}
+    versions = cache.get_many(list(version_keys.values()))
+    if made := {key: uuid4().hex for key in version_keys.values() if key not in versions}:
+        cache.set_many(made, None)
+        versions |= made
+    keys = {
+        owner: f"{family}:{owner}:{versions[key]}:{part}" for owner, key in version_keys.items()
+    }
+    found = cache.get_many(list(keys.values()))
+    values = {owner: found[key] for owner, key in keys.items() if key in found}
+    if missing := {owner: reads[owner]() for owner in reads if owner not in values}:
+        cache.set_many({keys[owner]: value for owner, value in missing.items()}, timeout)
+        values |= missing
+    return values
 
 
 def new_versions(family: str, owners) -> None:

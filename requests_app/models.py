@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from coaching.models import CoachProfile, Skill, own_coach_ids
 
@@ -12,10 +12,13 @@ class SessionRequestQuerySet(models.QuerySet):
             return self.none()
         return self.filter(Q(client=user) | Q(coach_id__in=own_coach_ids(user)))
 
+    def open_until(self):
+        """Pending requests, with ``frees_at``, their deadline: a request past it is expired
+        on every page, even before the sweep has run."""
+        return self.filter(status=SessionRequest.Status.PENDING).annotate(frees_at=F("deadline"))
+
     def open_at(self, now):
-        """Pending and not past the deadline: a request past it is expired on every page,
-        even before the sweep has run."""
-        return self.filter(status=SessionRequest.Status.PENDING, deadline__gt=now)
+        return self.open_until().filter(frees_at__gt=now)
 
 
 class SessionRequest(models.Model):

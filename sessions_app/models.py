@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 
 from coaching.models import CoachProfile, Skill, own_coach_ids
 
@@ -27,12 +27,17 @@ class SessionQuerySet(models.QuerySet):
     def coach_late_at(self, now):
         return self.filter(coach_late_q(now))
 
-    def occupying(self, now):
-        """Rows that make their coach and client busy: every live session, and checkout
-        holds that have not expired yet (an expired hold is free even before the sweep)."""
-        return self.exclude(status__in=Session.FREE_STATUSES).exclude(
-            status=Session.Status.HELD, hold_expires_at__lte=now
+    def occupying_until(self):
+        """Rows that make their coach and client busy for as long as the clock lets them,
+        with ``frees_at``, the instant the clock alone frees the time: a checkout hold's
+        expiry (an expired hold is free even before the sweep); None for a live session."""
+        return self.exclude(status__in=Session.FREE_STATUSES).annotate(
+            frees_at=Case(When(status=Session.Status.HELD, then=F("hold_expires_at")))
         )
+
+    def occupying(self, now):
+        """Rows that make their coach and client busy at ``now``."""
+        return self.occupying_until().exclude(frees_at__lte=now)
 
 
 class Session(models.Model):

@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
-from coaching.selectors import bookable_slots, busy_intervals
+from coaching.selectors import bookable_slots, busy_intervals, forget_schedules
 from hse.sweeps import bulk_transition, in_locked_batches
 from sessions_app.models import PreSessionSurvey, Session, SessionEvent
 from sessions_app.selectors import forget_pending_counts
@@ -26,6 +26,8 @@ def _log(session: Session, *, at: datetime, by: User | None, from_status: str, w
         session=session, at=at, by=by, from_status=from_status, to_status=session.status, why=why
     )
     forget_pending_counts(session.client_id)  # what is pending from a session is the client's
+    # A save already did this (coaching.signals); a change of state made by an UPDATE did not.
+    forget_schedules(coach_ids=[session.coach_id], client_ids=[session.client_id])
 
 
 def _overlapping(*, coach: CoachProfile, client: User, starts_at: datetime, ends_at: datetime):

@@ -1,0 +1,137 @@
+"""The times pages offer come from a cached copy of each coach's and client's schedule
+(coaching.selectors.cached_schedule). Every change shows at once, whoever made it and
+however; the clock frees holds and requests by itself; and a page served from the copy
+reads no sessions, requests or time off."""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from freezegun import freeze_time
+
+from coaching.models import AvailabilityWindow
+from coaching.services import availability_window_remove, time_off_add, time_off_remove
+from payments.services import _wallet_post, order_pay_with_wallet, order_start
+from requests_app.services import request_propose, request_reject
+from sessions_app.models import Session
+from sessions_app.services import session_cancel, session_reserve, session_schedule_held
+from tests.payments_fixtures import NINE_AM, NOW
+
+pytestmark = pytest.mark.django_db
+TUESDAY_NINE = NINE_AM + timedelta(days=1)
+SCHEDULE_TABLES = ("sessions_app_session", "requests_app_sessionrequest", "coaching_timeoff")
+
+
+def offered(client, coach, **params) -> set[datetime]:
+    """Every open time the coach page shows (all days), as instants."""
+    page = client.get(reverse("coaching:coach_detail", args=[coach.pk]), {"show": "all", **params})
+    assert page.status_code == 200
+    return {
+        datetime.fromisoformat(iso)
+        for iso in re.findall(r'<time datetime="([^"]+)">', page.content.decode())
+    }
+
+
+def read_schedules(client, coach) -> bool:
+    """Whether showing the coach page read any schedule table."""
+    with CaptureQueriesContext(connection) as queries:
+        offered(client, coach)
+    return any(table in q["sql"] for q in queries.captured_queries for table in SCHEDULE_TABLES)
+
+
+@freeze_time(NOW)
+def test_a_second_look_reads_no_schedule_and_a_change_shows_at_once(client, alice, bob):
+    client.force_login(alice)
+    assert NINE_AM in offered(client, bob)
+    assert not read_schedules(client, bob)
+
+    off = time_off_add(
+        coach=bob, first_day=date(2026, 11, 23), last_day=date(2026, 11, 23), note="", now=NOW
+    )
+    assert NINE_AM not in offered(client, bob) and TUESDAY_NINE in offered(client, bob)
+    time_off_remove(coach=bob, time_off=off)
+    assert NINE_AM in offered(client, bob)
+
+    monday = AvailabilityWindow.objects.get(coach=bob, weekday=0)
+    availability_window_remove(coach=bob, window=monday)
+    assert NINE_AM not in offered(client, bob) and TUESDAY_NINE in offered(client, bob)
+
+
+def test_a_hold_is_freed_by_the_clock_and_taken_again_by_its_late_payment(
+    client, alice, carol, bob, leadership
+):
+    client.force_login(alice)
+    with freeze_time(NOW) as clock:
+        assert NINE_AM in offered(client, bob)
+        held = session_reserve(
+            coach=bob, client=carol, skill=leadership, duration_minutes=60, starts_at=NINE_AM,
+            now=NOW, hold_until=NOW + timedelta(minutes=2),
+        )  # fmt: skip
+        assert NINE_AM not in offered(client, bob)
+        assert NINE_AM not in offered(client.__class__(), bob)  # nor for a stranger
+
+        clock.tick(timedelta(minutes=3))  # the hold has lapsed; no sweep has run
+        assert NINE_AM in offered(client, bob)
+        assert not read_schedules(client, bob)  # the cached copy knew when the hold ended
+
+        # Carol's payment arrives late and still gets the time (a conditional UPDATE).
+        assert session_schedule_held(session=held, credit=None, now=NOW + timedelta(minutes=3))
+        assert NINE_AM not in offered(client, bob)
+
+
+@freeze_time(NOW)
+def test_sessions_and_requests_of_the_coach_or_the_viewer_take_their_time_until_undone(
+    client, alice, carol, bob, dora, leadership
+):
+    client.force_login(alice)
+    _wallet_post(user=carol, amount=60000, reason="top_up", idempotency_key="c", now=NOW)
+    order = order_start(
+        client=carol, coach=bob, skill=leadership, duration_minutes=60, quantity=5,
+        method="wallet", now=NOW,
+    )  # fmt: skip
+    order_pay_with_wallet(order=order, now=NOW)
+    assert TUESDAY_NINE in offered(client, bob)
+
+    # Carol's proposal holds Bob's Tuesday for everyone until Bob turns it down.
+    proposal = request_propose(by=carol, coach=bob, client=carol, starts_at=TUESDAY_NINE, now=NOW)
+    assert TUESDAY_NINE not in offered(client, bob)
+    request_reject(request=proposal, by=bob.user, now=NOW)
+    assert TUESDAY_NINE in offered(client, bob)
+
+    # Alice's own session with Dora, at Bob's Monday nine, is busy time for her only.
+    dora.skills.add(leadership)
+    dora.availability_windows.update(start_minute=14 * 60, end_minute=20 * 60)
+    mine = session_reserve(
+        coach=dora, client=alice, skill=leadership, duration_minutes=60, starts_at=NINE_AM, now=NOW
+    )
+    assert NINE_AM not in offered(client, bob)
+    assert NINE_AM in offered(client.__class__(), bob)
+    session_cancel(session=mine, by=alice, now=NOW)
+    assert NINE_AM in offered(client, bob)
+
+
+@freeze_time(NOW)
+def test_an_admin_edit_of_a_sessions_time_shows_at_once(client, alice, bob, leadership):
+    booked = session_reserve(
+        coach=bob, client=alice, skill=leadership, duration_minutes=60, starts_at=NINE_AM, now=NOW
+    )
+    assert NINE_AM not in offered(client, bob) and TUESDAY_NINE in offered(client, bob)
+
+    booked.starts_at, booked.ends_at = TUESDAY_NINE, TUESDAY_NINE + timedelta(hours=1)
+    booked.save()  # as the admin's form does
+
+    assert NINE_AM in offered(client, bob) and TUESDAY_NINE not in offered(client, bob)
+    Session.objects.filter(pk=booked.pk).get().delete()
+    assert TUESDAY_NINE in offered(client, bob)
+
+
+def test_the_cached_copy_is_read_again_every_five_minutes(client, bob):
+    start = datetime(2026, 11, 23, 6, 4, 59, tzinfo=UTC)  # a second before a new copy
+    with freeze_time(start) as clock:
+        offered(client, bob)
+        assert not read_schedules(client, bob)
+        clock.tick(timedelta(seconds=2))
+        assert read_schedules(client, bob)
