@@ -126,21 +126,10 @@ def busy_intervals(
 # by a service or the admin; sessions_app.services._log: a session's change of state made by
 # an UPDATE). The sweeps change no row's busy time: what they move by the clock (holds and
 # requests past their instant) ``busy_at`` has freed already. Pages only: a booking reads
-# the database under its locks.
-SCHEDULE_BUCKET = timedelta(minutes=5)
+# the database under its locks. A copy lasts ten minutes, counted from when it was read,
+# so that copies do not all run out at once.
+SCHEDULE_SECONDS = 600
 SCHEDULE_DAYS = max(settings.HSE_BOOKING_DAYS, settings.HSE_COACH_PAGE_SLOT_DAYS)
-
-
-def _schedule_span(now: datetime) -> tuple[datetime, datetime, str]:
-    """What one cached copy covers, for every page shown in its five minutes: from a day
-    before its start to a day after the last day a page offers."""
-    bucket = int(now.timestamp() // SCHEDULE_BUCKET.total_seconds())
-    begins = datetime.fromtimestamp(bucket * SCHEDULE_BUCKET.total_seconds(), now.tzinfo)
-    return (
-        begins - LONGEST_BOOKING,
-        begins + SCHEDULE_BUCKET + timedelta(days=SCHEDULE_DAYS) + LONGEST_BOOKING,
-        str(bucket),
-    )
 
 
 def _windows(coach: CoachProfile) -> list[tuple[int, int, int]]:
@@ -155,24 +144,31 @@ def cached_schedule(
 ) -> tuple[list[tuple[int, int, int]], list[Interval]]:
     """The coach's weekly windows, and when the coach (and the client) is busy between
     ``start`` and ``end`` at ``now``: as ``busy_intervals``, from the cache when it can."""
-    low, high, bucket = _schedule_span(now)
-    if start < low or end > high:
-        return _windows(coach), busy_intervals(
-            coach=coach, client=client, start=start, end=end, now=now
-        )
+    # A copy covers every page shown while it lasts: from a day before it was read to two
+    # days past the last day a page offers.
+    low = now - LONGEST_BOOKING
+    high = now + timedelta(days=SCHEDULE_DAYS) + 2 * LONGEST_BOOKING
 
-    def coach_part():
-        rows = busy_rows(coach=coach, client=None, start=low, end=high)
-        return {"windows": _windows(coach), "rows": rows}
-
-    reads = {f"coach-{coach.pk}": coach_part}
-    if client is not None:
-        reads[f"client-{client.pk}"] = lambda: {
-            "windows": [],
-            "rows": busy_rows(coach=None, client=client, start=low, end=high),
+    def copy(*, of_coach: bool) -> dict:
+        return {
+            "span": (low, high),
+            "windows": _windows(coach) if of_coach else [],
+            "rows": busy_rows(
+                coach=coach if of_coach else None,
+                client=None if of_coach else client,
+                start=low,
+                end=high,
+            ),
         }
+
+    reads = {f"coach-{coach.pk}": lambda: copy(of_coach=True)}
+    if client is not None:
+        reads[f"client-{client.pk}"] = lambda: copy(of_coach=False)
     parts = get_or_set_many_versioned(
-        "schedule", reads, timeout=int(SCHEDULE_BUCKET.total_seconds()) + 60, part=bucket
+        "schedule",
+        reads,
+        timeout=SCHEDULE_SECONDS,
+        usable=lambda part: part["span"][0] <= start and end <= part["span"][1],
     )
     rows = [
         row for part in parts.values() for row in part["rows"] if row[0] < end and row[1] > start

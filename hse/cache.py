@@ -66,11 +66,14 @@ def get_or_set_versioned(family: str, owner, read, *, timeout: int, part: str = 
     return get_or_set_many_versioned(family, {owner: read}, timeout=timeout, part=part)[owner]
 
 
-def get_or_set_many_versioned(family: str, reads: dict, *, timeout: int, part: str = "") -> dict:
+def get_or_set_many_versioned(
+    family: str, reads: dict, *, timeout: int, part: str = "", usable=None
+) -> dict:
     """{owner: value} for several owners at once (two round trips in all when everything is
     in the cache): as ``get_or_set_versioned``, with ``reads`` mapping each owner to its
-    ``read``. The versions are read first and the values after: a change that commits
-    meanwhile gives its owner a new version after this has read its rows."""
+    ``read``; a kept value that ``usable(value)`` refuses is read again. The versions are
+    read first and the values after: a change that commits meanwhile gives its owner a new
+    version after this has read its rows."""
     from django.core.cache import cache
 
     version_keys = {owner: _version_key(family, owner) for owner in reads}
@@ -82,7 +85,11 @@ def get_or_set_many_versioned(family: str, reads: dict, *, timeout: int, part: s
         owner: f"{family}:{owner}:{versions[key]}:{part}" for owner, key in version_keys.items()
     }
     found = cache.get_many(list(keys.values()))
-    values = {owner: found[key] for owner, key in keys.items() if key in found}
+    values = {
+        owner: found[key]
+        for owner, key in keys.items()
+        if key in found and (usable is None or usable(found[key]))
+    }
     if missing := {owner: reads[owner]() for owner in reads if owner not in values}:
         cache.set_many({keys[owner]: value for owner, value in missing.items()}, timeout)
         values |= missing
