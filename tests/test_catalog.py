@@ -312,3 +312,13 @@ def test_made_up_parameters_share_the_catalogs_cached_results_and_stay_out_of_it
 
     assert not any("coaching_coachprofile" in query["sql"] for query in made_up.captured_queries)
     assert "page=2" in body and "utm" not in body
+
+
+def test_a_time_zone_name_may_wrap_after_its_slash_only():
+    from hse.templatetags.hse import zone_name
+
+    assert zone_name("America/Argentina/Buenos_Aires") == (
+        "America/<wbr>Argentina/<wbr>Buenos Aires"
+    )
+    assert zone_name("UTC") == "UTC"
+    assert zone_name("<b>/x") == "&lt;b&gt;/<wbr>x"

@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.html import escape, format_html
 
 from hse.money import format_money
 
@@ -30,8 +31,13 @@ def utc_iso(value: datetime) -> str:
 
 @register.filter
 def zone_name(name: str) -> str:
-    """ "America/New_York" -> "America/New York"."""
-    return name.replace("_", " ")
+    """ "America/New_York" -> "America/New York", which may wrap after its slash rather
+    than inside a word."""
+    first, *rest = name.replace("_", " ").split("/")
+    html = escape(first)
+    for part in rest:
+        html = format_html("{}/<wbr>{}", html, part)
+    return html
 
 
 @register.filter
