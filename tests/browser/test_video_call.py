@@ -15,8 +15,9 @@ PLAYING = """() => {
 
 
 def remote_video_plays(page) -> None:
+    # Right after a click on "Join the call" the next page may not be there yet.
     page.wait_for_function(
-        "document.querySelector('#call').dataset.state === 'connected'", timeout=20_000
+        "document.querySelector('#call')?.dataset.state === 'connected'", timeout=20_000
     )
     page.wait_for_function(PLAYING, timeout=20_000, polling=1000)
     assert page.evaluate("document.querySelector('#remote-video').videoWidth") > 0
@@ -58,6 +59,7 @@ def test_coach_and_client_hold_a_call_leave_rejoin_and_end(
     assert client.locator("text=Report the session").is_visible()
     client.click("text=Rejoin")
     client.click("button:has-text('Join the call')")
+    client.wait_for_selector("#call")
     remote_video_plays(client)
 
     # A refresh reconnects too.
