@@ -37,7 +37,9 @@ class SessionQuerySet(models.QuerySet):
 
     def occupying(self, now):
         """Rows that make their coach and client busy at ``now``."""
-        return self.occupying_until().exclude(frees_at__lte=now)
+        # Not exclude(frees_at__lte=now): on an annotation, Django leaves out the IS NOT NULL
+        # that keeps NULL rows (live sessions) in.
+        return self.occupying_until().filter(Q(frees_at__isnull=True) | Q(frees_at__gt=now))
 
 
 class Session(models.Model):

@@ -136,3 +136,21 @@ def test_a_copy_that_does_not_reach_as_far_as_the_page_looks_is_read_again(clien
     with freeze_time(NOW + timedelta(days=2)):
         assert read_schedules(client, bob)
         assert not read_schedules(client, bob)
+
+
+@freeze_time(NOW)
+def test_occupying_keeps_live_sessions_and_unexpired_holds_only(alice, carol, bob, leadership):
+    def book(client, start, **hold):
+        return session_reserve(
+            coach=bob, client=client, skill=leadership, duration_minutes=60, starts_at=start,
+            now=NOW - timedelta(minutes=10), **hold,
+        )  # fmt: skip
+
+    live = book(alice, NINE_AM)
+    held = book(carol, NINE_AM + timedelta(hours=1), hold_until=NOW + timedelta(minutes=5))
+    lapsed = book(carol, NINE_AM + timedelta(hours=2), hold_until=NOW - timedelta(minutes=1))
+
+    occupying = set(Session.objects.occupying(NOW).values_list("pk", flat=True))
+
+    assert occupying == {live.pk, held.pk}
+    assert lapsed.pk not in occupying
