@@ -246,12 +246,10 @@ def _load_bookings_and_requests(skills: dict) -> None:
             note="demo money",
             now=now,
         )
-        order = payments.order_start(
+        return payments.order_start(
             client=client, coach=coach, skill=skill, duration_minutes=60, quantity=quantity,
-            method="wallet", now=now,
+            method="wallet", now=now, pay_from_wallet=True,
         )  # fmt: skip
-        payments.order_pay_with_wallet(order=order, now=now)
-        return order
 
     buy(alice, bob, leadership, 5)
     buy(carol, berta, career, 5)

@@ -115,9 +115,12 @@ def order_start(
     within_availability: bool = True,
     accepted_request_id: int | None = None,
     token: str | None = None,
+    pay_from_wallet: bool = False,
 ) -> Order:
     """Creates an order at today's price and, for a single session, holds its slot until
-    the order expires. Raises SlotTaken when somebody was faster."""
+    the order expires. Raises SlotTaken when somebody was faster. With ``pay_from_wallet``
+    a wallet order is paid in the transaction that makes it: a short wallet leaves nothing
+    behind (no order, no held slot), and a paid one needs no second transaction."""
     if duration_minutes not in settings.HSE_SESSION_DURATIONS:
         raise PaymentError("Sessions last 30, 45 or 60 minutes.")
     if quantity != 1 and quantity not in settings.HSE_PACKAGE_SIZES:
@@ -133,6 +136,7 @@ def order_start(
 
     if (again := _order_of_form(client=client, token=token)) is not None:
         return again  # the same form sent twice: one order
+    pay_now = pay_from_wallet and method == Order.Method.WALLET
     unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
     expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
     try:
@@ -140,7 +144,7 @@ def order_start(
             client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
             quantity=quantity, method=method, now=now, starts_at=starts_at,
             within_availability=within_availability, accepted_request_id=accepted_request_id,
-            token=token or None, unit_price=unit_price, expires_at=expires_at,
+            token=token or None, unit_price=unit_price, expires_at=expires_at, pay_now=pay_now,
         )  # fmt: skip
     except IntegrityError:
         # Two copies of one form at the same moment: the other one made the order.
@@ -158,7 +162,7 @@ def _order_of_form(*, client: User, token: str | None) -> Order | None:
 
 def _order_create(
     *, client, coach, skill, duration_minutes, quantity, method, now, starts_at,
-    within_availability, accepted_request_id, token, unit_price, expires_at,
+    within_availability, accepted_request_id, token, unit_price, expires_at, pay_now,
 ) -> Order:  # fmt: skip
     with transaction.atomic():
         held = None
@@ -188,6 +192,9 @@ def _order_create(
             expires_at=expires_at,
             checkout_token=token,
         )
+        if pay_now:
+            # Made by this transaction, so nobody else can see it yet: no lock needed.
+            _pay_from_wallet(order=order, now=now)
     return order
 
 
@@ -242,16 +249,21 @@ def order_pay_with_wallet(*, order: Order, now: datetime) -> Order:
             raise PaymentError("This order is paid by card.")
         if order.status != Order.Status.PENDING or order.expires_at <= now:
             raise PaymentError("This order has expired. Please start again.")
-        _wallet_post(
-            user=order.client,
-            amount=-order.total_price,
-            reason=WalletEntry.Reason.PAYMENT,
-            idempotency_key=f"order-{order.pk}-payment",
-            order=order,
-            now=now,
-        )
-        _order_fulfil(order=order, now=now)
+        _pay_from_wallet(order=order, now=now)
     return order
+
+
+def _pay_from_wallet(*, order: Order, now: datetime) -> None:
+    """A pending wallet order that this transaction has locked (or made) is paid."""
+    _wallet_post(
+        user=order.client,
+        amount=-order.total_price,
+        reason=WalletEntry.Reason.PAYMENT,
+        idempotency_key=f"order-{order.pk}-payment",
+        order=order,
+        now=now,
+    )
+    _order_fulfil(order=order, now=now)
 
 
 def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> None:
@@ -262,7 +274,7 @@ def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> N
     order.paid_at = now
     order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
     order.save(update_fields=["status", "paid_at", "stripe_payment_intent"])
-    Credit.objects.bulk_create(
+    credits = Credit.objects.bulk_create(
         Credit(
             order=order,
             client=order.client,
@@ -276,7 +288,7 @@ def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> N
     )
     session = None
     if order.is_single:
-        credit = Credit.objects.filter(order=order).first()
+        credit = credits[0]
         session = order.held_session
         scheduled = session is not None and booking.session_schedule_held(
             session=session, credit=credit, now=now
@@ -299,6 +311,7 @@ def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> N
                 session = None
         if scheduled:
             Credit.objects.filter(pk=credit.pk).update(status=Credit.Status.SCHEDULED)
+            credit.status = Credit.Status.SCHEDULED
     emails.order_receipt(order=order)
     if session is not None:
         emails.booking_confirmation(session=session)

@@ -155,6 +155,7 @@ def checkout(request, coach_id: int):
             starts_at=data["start"] if data["quantity"] == 1 else None,
             now=now,
             token=data["token"] or None,
+            pay_from_wallet=True,
         )
     except SlotTaken as error:
         context = _buy_context(request, coach, error=str(error))

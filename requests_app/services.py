@@ -423,8 +423,10 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
             f"{request.client.display_name} has no free session of this kind: they accept "
             "it themselves and pay for it."
         )
-    from payments.services import order_pay_with_wallet, order_start
+    from payments.services import order_start
 
+    # A wallet order is paid in the same transaction as the acceptance: a short wallet
+    # undoes both.
     request.order = order_start(
         client=request.client,
         coach=request.coach,
@@ -436,11 +438,8 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
         now=now,
         within_availability=False,
         accepted_request_id=request.pk,
+        pay_from_wallet=True,
     )
-    if method == Order.Method.WALLET:
-        # In the same transaction as the acceptance: a short wallet undoes both.
-        order_pay_with_wallet(order=request.order, now=now)
-        request.order.refresh_from_db()
 
 
 def request_reject(*, request: SessionRequest, by: User, now: datetime) -> SessionRequest:

@@ -171,7 +171,13 @@ def session_schedule_held(*, session: Session, credit, now: datetime) -> bool:
         status=Session.Status.SCHEDULED, credit=credit, hold_expires_at=None
     )
     if changed:
-        session.refresh_from_db()
+        # What the UPDATE wrote, without reading the row again (which would also forget
+        # the coach, client and skill that the confirmation email shows).
+        session.status, session.credit, session.hold_expires_at = (
+            Session.Status.SCHEDULED,
+            credit,
+            None,
+        )
         _log(session, at=now, by=None, from_status=Session.Status.HELD, why="paid")
     return bool(changed)
 

@@ -147,6 +147,25 @@ def test_a_short_wallet_says_so_and_releases_the_slot(client, alice, bob, leader
     assert response.status_code == 200
     assert "Your wallet has $5.00; this needs $100.00" in response.content.decode()
     assert not Session.objects.occupying(NOW).exists()
+    # The order and its payment are one transaction: a refused payment leaves no order.
+    assert not Order.objects.exists()
+    assert wallet_balance(user=alice) == 500
+
+
+@freeze_time(NOW)
+@pytest.mark.parametrize(("quantity", "start", "queries"), [("1", ISO_NINE, 30), ("5", "", 15)])
+def test_a_wallet_purchase_costs_a_fixed_number_of_queries(
+    client, alice, bob, leadership, django_assert_num_queries, quantity, start, queries
+):
+    fund(alice, 100000)
+    client.force_login(alice)
+    client.get(buy_url(bob))  # the session and the user are read as on any page
+    # Counted with savepoints: the test runs in a transaction, so atomic blocks are those.
+
+    with django_assert_num_queries(queries):
+        response = checkout(client, bob, quantity=quantity, start=start)
+
+    assert response.status_code == 302 and Order.objects.get().status == Order.Status.PAID
 
 
 @freeze_time(NOW)

@@ -239,11 +239,14 @@ def test_the_sidebar_costs_the_same_queries_for_one_request_or_many(
     with CaptureQueriesContext(connection) as one:
         page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
     assert page.content.decode().count("Accept &amp; pay by card") == 1
-    for hours in (2, 4, 6):
+    for hours in (6, 2, 4):  # sent out of order: the list is by deadline, the soonest first
         propose(hours)
     with django_assert_num_queries(len(one.captured_queries)):
         page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
     assert page.content.decode().count("Accept &amp; pay by card") == 4
+    by_deadline = [f'id="request-{pk}"' for pk in SessionRequest.objects.order_by("deadline")
+                   .values_list("pk", flat=True)]  # fmt: skip
+    assert sorted(by_deadline, key=page.content.decode().index) == by_deadline
     assert len(one.captured_queries) <= 15
 
 

@@ -412,6 +412,7 @@ def test_the_pending_list_sorts_each_waiting_session_by_kind_and_the_badge_count
             ends_at=start + timedelta(hours=1), status=status, **extra,
         )  # fmt: skip
 
+    later = booked(30)  # booked first, listed second: the list is by start
     survey = booked(24)  # tomorrow, no survey yet
     late = booked(-0.25)  # started 15 minutes ago, the coach has not come
     over = booked(-3, Session.Status.ENDED, ended_at=T - timedelta(hours=2))
@@ -423,6 +424,10 @@ def test_the_pending_list_sorts_each_waiting_session_by_kind_and_the_badge_count
         page = client.get(reverse("sessions:pending"))
 
     actions = page.context["actions"]
-    assert (actions.surveys, actions.coach_late, actions.to_confirm) == ([survey], [late], [over])
+    assert (actions.surveys, actions.coach_late, actions.to_confirm) == (
+        [survey, later],
+        [late],
+        [over],
+    )
     with freeze_time(T):
-        assert client.get("/").context["pending_count"] == 3
+        assert client.get("/").context["pending_count"] == 4
