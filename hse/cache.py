@@ -6,7 +6,7 @@ import functools
 import logging
 from uuid import uuid4
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -33,7 +33,27 @@ def _default_value(args, kwargs):
     return kwargs.get("default", args[1] if len(args) > 1 else None)
 
 
+class _SharedClient(RedisCacheClient):
+    """Django builds a new redis.Redis around its connection pool for every cache call
+    (65 µs, about half a GET's round trip). One per pool serves them all: the pool hands
+    out the connections, and a redis.Redis may be shared between threads."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shared = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        if (client := self._shared.get(pool)) is None:
+            client = self._shared[pool] = self._client(connection_pool=pool)
+        return client
+
+
 class ResilientRedisCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = _SharedClient
+
     get = _tolerant(_default_value)(RedisCache.get)
     get_many = _tolerant({})(RedisCache.get_many)
     set = _tolerant(False)(RedisCache.set)

@@ -19,10 +19,10 @@ def sessions_upcoming(*, user: User, now: datetime) -> list[Session]:
         Session.objects.for_user(user)
         .filter(status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS))
         .select_related("coach__user", "client", "skill", "survey")
-        .order_by("starts_at")
+        .order_by()  # put in order below: see pending_actions
     )
     upcoming = []
-    for session in rows:
+    for session in sorted(rows, key=attrgetter("starts_at", "pk")):
         if now < auto_end_at(session):
             session.phase = phase(session, now)
             upcoming.append(session)
@@ -149,8 +149,9 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
         .only("starts_at", "coach__user__display_name", "skill__name")  # what the list shows
         .order_by()
     )
-    # Both lists are one person's open items, a handful, so they are put in order here:
-    # an ORDER BY over a query this wide costs Django's compiler about a millisecond.
+    # Both lists are one person's open items, read whole, so they are put in order here:
+    # an ORDER BY over a query this wide (select_related) costs Django's compiler about a
+    # millisecond, hashing each selected column, more than sorting a person's rows.
     sessions.sort(key=attrgetter("starts_at", "pk"))
     requests = sorted(
         requests_awaiting(user=user, now=now).order_by(), key=attrgetter("deadline", "pk")
@@ -218,12 +219,14 @@ def calendar_items(
         Session.objects.for_user(user)
         .filter(status=Session.Status.SCHEDULED, starts_at__gte=start, starts_at__lt=end)
         .select_related("coach__user", "client", "skill")
+        .order_by()  # both lists are put in order together below
     )
     requests = (
         SessionRequest.objects.for_user(user)
         .filter(starts_at__gte=start, starts_at__lt=end)
         .exclude(status=SessionRequest.Status.ACCEPTED)
         .select_related("coach__user", "client", "skill")
+        .order_by()
     )
 
     def other(item) -> str:
