@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from hse.env import EnvError, env_bool, env_int, env_list, env_timezone, env_url
 
@@ -23,6 +24,19 @@ def start_django(**env) -> subprocess.CompletedProcess:
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
         cwd=ROOT,
         env={**environment, "DJANGO_SETTINGS_MODULE": "hse.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def run_django(code: str, **env) -> subprocess.CompletedProcess:
+    """Runs ``code`` after Django's set-up in a new process, with ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "hse.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,20 +84,8 @@ def test_production_defaults_make_verification_mandatory_and_cookies_secure():
         "print(s.ACCOUNT_EMAIL_VERIFICATION, s.SESSION_COOKIE_SECURE,"
         " s.CSRF_COOKIE_SECURE, s.DEBUG)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "hse.settings",
-            "HSE_ENV": "production",
-            "SECRET_KEY": "x" * 50,
-            "ALLOWED_HOSTS": "hse.example.com",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_django(
+        code, HSE_ENV="production", SECRET_KEY="x" * 50, ALLOWED_HOSTS="hse.example.com"
     )
 
     assert result.returncode == 0, result.stderr
@@ -110,3 +112,32 @@ def test_a_number_below_its_minimum_is_refused(monkeypatch):
 
     with pytest.raises(EnvError, match="X_INT must be at least 0, not -5"):
         env_int("X_INT", 1, minimum=0)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not settings.USES_POSTGRES, reason="prepared statements are PostgreSQL's")
+def test_postgresql_plans_a_query_that_runs_again_and_again_only_once():
+    from django.db import connection
+
+    from coaching.models import Skill
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            return cursor.fetchone()[0]
+
+    before = prepared()
+    for slug in ("a", "b", "c", "d", "e", "f"):  # the same query, new parameters
+        list(Skill.objects.filter(slug=slug))
+
+    assert prepared() == before + 1
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    code = "from django.conf import settings as s; print(s.DATABASES['default'].get('OPTIONS'))"
+    result = run_django(
+        code, DATABASE_URL="postgres://postgres@127.0.0.1:5432/hse", DB_PREPARED_STATEMENTS="false"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "prepare_threshold" not in result.stdout
