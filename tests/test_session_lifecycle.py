@@ -432,3 +432,20 @@ def test_the_pending_list_sorts_each_waiting_session_by_kind_and_the_badge_count
     )
     with freeze_time(T):
         assert client.get("/").context["pending_count"] == 4
+
+
+def test_the_sessions_page_asks_the_client_for_a_missing_survey_and_nobody_else(
+    client, alice, bob, session
+):
+    from sessions_app.models import PreSessionSurvey
+
+    def badge_for(user) -> bool:
+        client.force_login(user)
+        with freeze_time(BOOKED_AT):
+            return "Survey to answer" in client.get(reverse("sessions:list")).content.decode()
+
+    assert badge_for(alice) and not badge_for(bob.user)
+    PreSessionSurvey.objects.create(
+        session=session, goals="Lead", challenges="Time", answered_at=BOOKED_AT
+    )
+    assert not badge_for(alice)
