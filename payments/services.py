@@ -55,11 +55,13 @@ def _wallet_post(
     top_up: TopUp | None = None,
     refund: Refund | None = None,
     note: str = "",
+    savepoint: bool = True,
 ) -> WalletEntry:
     """Adds one entry, once per idempotency key. Entries of one user are written one at a
     time: the user's row is locked first, so concurrent debits queue up and each sees the
-    balance the previous one left."""
-    with transaction.atomic():
+    balance the previous one left. A refused debit leaves the caller's transaction usable,
+    unless the caller passes ``savepoint=False`` because it undoes everything then anyway."""
+    with transaction.atomic(savepoint=savepoint):
         User.objects.select_for_update().filter(pk=user.pk).exists()
         existing = WalletEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -254,7 +256,8 @@ def order_pay_with_wallet(*, order: Order, now: datetime) -> Order:
 
 
 def _pay_from_wallet(*, order: Order, now: datetime) -> None:
-    """A pending wallet order that this transaction has locked (or made) is paid."""
+    """A pending wallet order that this transaction has locked (or made) is paid. A short
+    wallet undoes the whole transaction (its callers let the refusal through)."""
     _wallet_post(
         user=order.client,
         amount=-order.total_price,
@@ -262,6 +265,7 @@ def _pay_from_wallet(*, order: Order, now: datetime) -> None:
         idempotency_key=f"order-{order.pk}-payment",
         order=order,
         now=now,
+        savepoint=False,
     )
     _order_fulfil(order=order, now=now)
 
