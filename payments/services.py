@@ -136,8 +136,6 @@ def order_start(
     if not client.is_client:
         raise PaymentError("Only clients can buy sessions.")
 
-    if (again := _order_of_form(client=client, token=token)) is not None:
-        return again  # the same form sent twice: one order
     pay_now = pay_from_wallet and method == Order.Method.WALLET
     unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
     expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
@@ -149,7 +147,7 @@ def order_start(
             token=token or None, unit_price=unit_price, expires_at=expires_at, pay_now=pay_now,
         )  # fmt: skip
     except IntegrityError:
-        # Two copies of one form at the same moment: the other one made the order.
+        # A safety net: copies of one form already queue on the client's row above.
         if (again := _order_of_form(client=client, token=token)) is not None:
             return again
         raise
@@ -167,6 +165,13 @@ def _order_create(
     within_availability, accepted_request_id, token, unit_price, expires_at, pay_now,
 ) -> Order:  # fmt: skip
     with transaction.atomic():
+        if token:
+            # Copies of one form (a double click) queue here on the client's row, so each
+            # finds the order the first one made instead of racing it for the slot (and
+            # being told the time was just taken, or deadlocking on the slot's constraints).
+            User.objects.select_for_update().filter(pk=client.pk).exists()
+            if (again := _order_of_form(client=client, token=token)) is not None:
+                return again
         held = None
         if quantity == 1:
             held = booking.session_reserve(

@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 
 from accounts.models import User
@@ -14,6 +14,9 @@ from sessions_app.selectors import forget_pending_counts
 
 class BookingError(Exception):
     """A booking rule was broken; the message is for people."""
+
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 
 
 class SlotTaken(BookingError):
@@ -159,6 +162,12 @@ def session_reserve(
                     credit=credit,
                 )
         except IntegrityError:
+            raise SlotTaken() from None
+        except OperationalError as error:
+            # Two bookings of one slot can each wait for the other's new row in the
+            # exclusion constraints; PostgreSQL then aborts one of them, which lost it.
+            if getattr(error.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+                raise
             raise SlotTaken() from None
         why = "held for checkout" if hold_until else "scheduled from a credit"
         _log(session, at=now, by=by or client, from_status="", why=why)

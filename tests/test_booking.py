@@ -233,3 +233,102 @@ def test_session_reserve_refuses_a_client_booking_themselves_as_coach(bob, leade
             starts_at=NINE_AM,
             now=NOW,
         )
+
+
+@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_one_buy_form_sent_many_times_at_once_buys_once_and_says_so_each_time(
+    alice, bob, leadership
+):
+    """A double click on "Pay from wallet" for a single session: the copies that wait for
+    the first one's slot answer with its order, not with "this time was just taken"."""
+    from payments.services import _wallet_post, wallet_balance
+
+    _wallet_post(user=alice, amount=100000, reason="top_up", idempotency_key="t", now=NOW)
+    copies = 8
+    barrier = threading.Barrier(copies)
+    outcomes = []
+
+    def send():
+        try:
+            barrier.wait()
+            order = order_start(
+                client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
+                method="wallet", starts_at=NINE_AM, now=NOW, token="one-form",
+                pay_from_wallet=True,
+            )  # fmt: skip
+            outcomes.append(order.pk)
+        except Exception as error:  # SlotTaken here would tell the buyer a lie
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    order = Order.objects.get()
+    assert outcomes == [order.pk] * copies, outcomes
+    assert order.status == Order.Status.PAID
+    assert wallet_balance(user=alice) == 100000 - order.total_price
+
+
+@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_that_deadlocks_on_the_slot_is_told_the_slot_was_taken(alice, bob, leadership):
+    """Two bookings of one slot can each wait for the other's new row in the exclusion
+    constraints (here forced: the first one then waits for a row the second holds), and
+    PostgreSQL aborts one of them. That one lost the slot: SlotTaken, not an error page."""
+    import time
+
+    from accounts.models import User
+
+    carol = UserFactory()
+    carol_locked, alice_inserted = threading.Event(), threading.Event()
+    outcomes = {}
+
+    def reserve(client):
+        return session_reserve(
+            coach=bob, client=client, skill=leadership, duration_minutes=60,
+            starts_at=NINE_AM, now=NOW, hold_until=NOW + timedelta(minutes=15),
+        )  # fmt: skip
+
+    def first():
+        try:
+            with transaction.atomic():
+                carol_locked.wait(5)
+                reserve(alice)
+                alice_inserted.set()
+                time.sleep(0.3)  # the second is waiting for this transaction by now
+                User.objects.select_for_update().filter(pk=carol.pk).exists()
+            outcomes["first"] = "booked"
+        except Exception as error:
+            outcomes["first"] = repr(error)
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            with transaction.atomic():
+                User.objects.select_for_update().filter(pk=carol.pk).exists()
+                carol_locked.set()
+                alice_inserted.wait(5)
+                reserve(carol)
+            outcomes["second"] = "booked"
+        except SlotTaken:
+            outcomes["second"] = "taken"
+        except Exception as error:
+            outcomes["second"] = repr(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes == {"first": "booked", "second": "taken"}, outcomes
+    assert list(Session.objects.values_list("client_id", flat=True)) == [alice.pk]
