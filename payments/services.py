@@ -139,18 +139,12 @@ def order_start(
     pay_now = pay_from_wallet and method == Order.Method.WALLET
     unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
     expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
-    try:
-        return _order_create(
-            client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
-            quantity=quantity, method=method, now=now, starts_at=starts_at,
-            within_availability=within_availability, accepted_request_id=accepted_request_id,
-            token=token or None, unit_price=unit_price, expires_at=expires_at, pay_now=pay_now,
-        )  # fmt: skip
-    except IntegrityError:
-        # A safety net: copies of one form already queue on the client's row above.
-        if (again := _order_of_form(client=client, token=token)) is not None:
-            return again
-        raise
+    return _order_create(
+        client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
+        quantity=quantity, method=method, now=now, starts_at=starts_at,
+        within_availability=within_availability, accepted_request_id=accepted_request_id,
+        token=token or None, unit_price=unit_price, expires_at=expires_at, pay_now=pay_now,
+    )  # fmt: skip
 
 
 def _order_of_form(*, client: User, token: str | None) -> Order | None:
