@@ -184,6 +184,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
+# No task's answer is read but the ping's: storing them, and listening for each on the result
+# backend when a task is sent (two more round trips to Redis in a request), is waste.
+CELERY_TASK_IGNORE_RESULT = True
 # Queuing must not hang a request when the broker is away: one quick retry, then the caller
 # falls back (emails are then sent in-process).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

@@ -5,7 +5,7 @@ from celery import shared_task
 from django.core.management import call_command
 
 
-@shared_task(name="hse.ping")
+@shared_task(name="hse.ping", ignore_result=False)  # its answer is read
 def ping() -> dict:
     """Answers with the worker's host name: proof that a task reached a real worker."""
     return {"pong": True, "worker": socket.gethostname(), "pid": os.getpid()}
