@@ -70,49 +70,62 @@ class ResilientRedisCache(RedisCache):
 
 
 # --- Values kept under a version -------------------------------------------------------------
-# A cached value that a change must replace lives under its owner's current version; the
-# change gives the owner a new version. A page that read the old rows while the change
-# committed stores them under the old version, which nobody reads any more (deleting the
-# key instead would let that page put the old value back).
+# A cached value that a change must replace is kept with the version its owner had when it
+# was read; the change gives the owner a new version. A page that read the old rows while
+# the change committed stores them with the old version, which no longer matches (deleting
+# the key instead would let that page put the old value back). The version and the value
+# are fetched together: one round trip to Redis when the value is there.
 
 
 def _version_key(family: str, owner) -> str:
     return f"{family}-version:{owner}"
 
 
-def get_or_set_versioned(family: str, owner, read, *, timeout: int, part: str = ""):
+def get_or_set_versioned(
+    family: str, owner, read, *, timeout: int, part: str = "", create: bool = True
+):
     """``read()``, kept for ``timeout`` seconds under ``owner``'s current version in
-    ``family`` (and ``part``, for a value that also changes with something else)."""
-    return get_or_set_many_versioned(family, {owner: read}, timeout=timeout, part=part)[owner]
+    ``family`` (and ``part``, for a value that also changes with something else).
+    ``create=False``: an owner with no version yet is read and not kept, for an owner named
+    by a visitor (a page's id in its address), who could otherwise fill the cache with a
+    version for every number; the owner's own page gives it one once it is known to exist."""
+    return get_or_set_many_versioned(
+        family, {owner: read}, timeout=timeout, part=part, create=create
+    )[owner]
 
 
 def get_or_set_many_versioned(
-    family: str, reads: dict, *, timeout: int, part: str = "", usable=None
+    family: str, reads: dict, *, timeout: int, part: str = "", usable=None, create: bool = True
 ) -> dict:
-    """{owner: value} for several owners at once (two round trips in all when everything is
-    in the cache): as ``get_or_set_versioned``, with ``reads`` mapping each owner to its
-    ``read``; a kept value that ``usable(value)`` refuses is read again. The versions are
-    read first and the values after: a change that commits meanwhile gives its owner a new
-    version after this has read its rows."""
+    """{owner: value} for several owners at once (one round trip when everything is in the
+    cache): as ``get_or_set_versioned``, with ``reads`` mapping each owner to its ``read``;
+    a kept value that ``usable(value)`` refuses is read again. An owner's version is known
+    before its rows are read: a change that commits meanwhile gives it a new version, which
+    the value kept here does not carry."""
     from django.core.cache import cache
 
     version_keys = {owner: _version_key(family, owner) for owner in reads}
-    versions = cache.get_many(list(version_keys.values()))
-    if made := {key: uuid4().hex for key in version_keys.values() if key not in versions}:
-        cache.set_many(made, None)
+    value_keys = {owner: f"{family}:{owner}:{part}" for owner in reads}
+    found = cache.get_many([*version_keys.values(), *value_keys.values()])
+    versions = {owner: found[key] for owner, key in version_keys.items() if key in found}
+    if create and (made := {owner: uuid4().hex for owner in reads if owner not in versions}):
+        # Given before the rows are read, so that a change committing meanwhile replaces it.
+        cache.set_many({version_keys[owner]: version for owner, version in made.items()}, None)
         versions |= made
-    keys = {
-        owner: f"{family}:{owner}:{versions[key]}:{part}" for owner, key in version_keys.items()
-    }
-    found = cache.get_many(list(keys.values()))
-    values = {
-        owner: found[key]
-        for owner, key in keys.items()
-        if key in found and (usable is None or usable(found[key]))
-    }
-    if missing := {owner: reads[owner]() for owner in reads if owner not in values}:
-        cache.set_many({keys[owner]: value for owner, value in missing.items()}, timeout)
-        values |= missing
+    values, fresh = {}, {}
+    for owner, read in reads.items():
+        kept = found.get(value_keys[owner])
+        if owner not in versions:  # not to be kept: see create
+            values[owner] = read()
+        elif (
+            kept is not None and kept[0] == versions[owner] and (usable is None or usable(kept[1]))
+        ):
+            values[owner] = kept[1]
+        else:
+            values[owner] = read()
+            fresh[value_keys[owner]] = (versions[owner], values[owner])
+    if fresh:
+        cache.set_many(fresh, timeout)
     return values
 
 

@@ -171,6 +171,21 @@ def test_a_cached_value_read_while_a_change_commits_is_not_served_after_it():
     assert get_or_set_versioned("reviews-demo", 7, lambda: "newer", timeout=60) == "new"
 
 
+def test_a_kept_value_is_served_in_one_round_trip_to_redis():
+    from django.core.cache import cache
+
+    from hse.cache import get_or_set_many_versioned
+
+    redis = cache._cache.get_client()
+    reads = {"a": lambda: 1, "b": lambda: 2}
+    assert get_or_set_many_versioned("demo", reads, timeout=60) == {"a": 1, "b": 2}
+
+    before = redis.info("stats")["total_commands_processed"]
+    assert get_or_set_many_versioned("demo", reads, timeout=60) == {"a": 1, "b": 2}
+    # This INFO is counted too: one MGET for both versions and both values, then INFO.
+    assert redis.info("stats")["total_commands_processed"] - before == 2
+
+
 def test_only_the_client_confirms_or_reports_and_strangers_see_nothing(
     client, alice, carol, bob, session
 ):
