@@ -6,7 +6,7 @@ from operator import or_
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import DateTimeField, Q, QuerySet, Value
+from django.db.models import DateTimeField, Q, QuerySet, Value, prefetch_related_objects
 
 from accounts.models import User
 from coaching.availability import Interval, merge, slot_starts
@@ -40,9 +40,20 @@ def catalog_coaches(*, skill: Skill | None, query: str, sort: str) -> QuerySet[C
 
 
 def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
-    # No prefetching: a page reads the skills and the windows once each, if at all (a
-    # checkout needs neither), so a prefetch could only add queries.
-    return CoachProfile.objects.listed().select_related("user").filter(pk=coach_id).first()
+    """The listed coach, with their user and skills, from the cache when it can: the coach
+    page and the checkout ask for one on every request, and the two queries cost more than
+    the rest of a checkout's reads. Kept under the coach's page version, which any change
+    to the profile, its skills or the coach's account replaces (``forget_coach_pages``)."""
+
+    def read() -> CoachProfile | None:
+        coach = CoachProfile.objects.listed().select_related("user").filter(pk=coach_id).first()
+        if coach is not None:
+            prefetch_related_objects([coach], "skills")
+        return coach
+
+    return get_or_set_versioned(
+        "coach-page", coach_id, read, timeout=PUBLIC_PARTS_SECONDS, part="row", create=False
+    )
 
 
 # Far longer than any session or request (they last 30 to 60 minutes).

@@ -5,7 +5,6 @@ import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,11 +30,10 @@ BUY_FIRST_DAYS = 5  # days with open times shown before "later dates"
 
 
 def _coach_or_404(coach_id: int):
+    # With its skills: the page, the form's skill and the services' checks all read them.
     coach = listed_coach_or_none(coach_id=coach_id)
     if coach is None:
         raise Http404("No such coach.")
-    # Read once here: the page, the form's skill and the services' checks all use them.
-    prefetch_related_objects([coach], "skills")
     return coach
 
 

@@ -322,3 +322,37 @@ def test_a_time_zone_name_may_wrap_after_its_slash_only():
     )
     assert zone_name("UTC") == "UTC"
     assert zone_name("<b>/x") == "&lt;b&gt;/<wbr>x"
+
+
+@pytest.mark.django_db
+def test_the_coach_is_kept_in_the_cache_and_every_change_to_them_shows_at_once(
+    client, alice, bob, leadership
+):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    buy = reverse("payments:buy", args=[bob.pk])
+    assert client.get(buy).status_code == 200
+    with CaptureQueriesContext(connection) as again:
+        assert client.get(buy).status_code == 200
+    assert not any("coaching_" in query["sql"] for query in again.captured_queries)
+
+    bob.hourly_price = 12_000
+    bob.save()  # as the admin's form does
+    assert "$120.00 per hour" in client.get(buy).content.decode()
+    other = SkillFactory(name="Stagecraft")
+    bob.skills.add(other)
+    assert "Stagecraft" in client.get(buy).content.decode()
+    bob.skills.remove(other)
+    assert "Stagecraft" not in client.get(buy).content.decode()
+    bob.user.is_active = False
+    bob.user.save(update_fields=["is_active"])
+    assert client.get(buy).status_code == 404
+    assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 404
+
+    # A visitor's made-up id is read and answered, and leaves nothing in the cache.
+    assert client.get(reverse("coaching:coach_detail", args=[999999])).status_code == 404
+    assert client.get(reverse("payments:buy", args=[999999])).status_code == 404
+    assert not list(cache._cache.get_client().scan_iter(match="*999999*"))
