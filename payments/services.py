@@ -56,16 +56,20 @@ def _wallet_post(
     refund: Refund | None = None,
     note: str = "",
     savepoint: bool = True,
+    new_key: bool = False,
 ) -> WalletEntry:
     """Adds one entry, once per idempotency key. Entries of one user are written one at a
     time: the user's row is locked first, so concurrent debits queue up and each sees the
     balance the previous one left. A refused debit leaves the caller's transaction usable,
-    unless the caller passes ``savepoint=False`` because it undoes everything then anyway."""
+    unless the caller passes ``savepoint=False`` because it undoes everything then anyway.
+    ``new_key``: the key names a row this transaction made, so no entry can have it yet (the
+    unique key still refuses a second one)."""
     with transaction.atomic(savepoint=savepoint):
         User.objects.select_for_update().filter(pk=user.pk).exists()
-        existing = WalletEntry.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+        if not new_key:
+            existing = WalletEntry.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
         balance = wallet_balance(user=user)
         if balance + amount < 0:
             raise InsufficientFunds(
@@ -192,10 +196,12 @@ def _order_create(
             held_session=held,
             expires_at=expires_at,
             checkout_token=token,
+            # Written as paid at once: a short wallet below undoes the whole transaction.
+            **({"status": Order.Status.PAID, "paid_at": now} if pay_now else {}),
         )
         if pay_now:
             # Made by this transaction, so nobody else can see it yet: no lock needed.
-            _pay_from_wallet(order=order, now=now)
+            _pay_from_wallet(order=order, now=now, new_order=True)
     return order
 
 
@@ -254,9 +260,10 @@ def order_pay_with_wallet(*, order: Order, now: datetime) -> Order:
     return order
 
 
-def _pay_from_wallet(*, order: Order, now: datetime) -> None:
-    """A pending wallet order that this transaction has locked (or made) is paid. A short
-    wallet undoes the whole transaction (its callers let the refusal through)."""
+def _pay_from_wallet(*, order: Order, now: datetime, new_order: bool = False) -> None:
+    """A pending wallet order that this transaction has locked is paid. A short wallet undoes
+    the whole transaction (its callers let the refusal through). ``new_order``: this
+    transaction made the order, already written as paid."""
     _wallet_post(
         user=order.client,
         amount=-order.total_price,
@@ -265,18 +272,22 @@ def _pay_from_wallet(*, order: Order, now: datetime) -> None:
         order=order,
         now=now,
         savepoint=False,
+        new_key=new_order,
     )
-    _order_fulfil(order=order, now=now)
+    _order_fulfil(order=order, now=now, written=new_order)
 
 
-def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> None:
+def _order_fulfil(
+    *, order: Order, now: datetime, payment_intent: str = "", written: bool = False
+) -> None:
     """A locked order has been paid: one credit per session; a single session is scheduled
     at once. Paid money is never lost: if the held slot was given up meanwhile, the client
-    keeps the credit and schedules it again."""
-    order.status = Order.Status.PAID
-    order.paid_at = now
-    order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
-    order.save(update_fields=["status", "paid_at", "stripe_payment_intent"])
+    keeps the credit and schedules it again. ``written``: the row says paid already."""
+    if not written:
+        order.status = Order.Status.PAID
+        order.paid_at = now
+        order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
+        order.save(update_fields=["status", "paid_at", "stripe_payment_intent"])
     credits = Credit.objects.bulk_create(
         Credit(
             order=order,

@@ -153,7 +153,7 @@ def test_a_short_wallet_says_so_and_releases_the_slot(client, alice, bob, leader
 
 
 @freeze_time(NOW)
-@pytest.mark.parametrize(("quantity", "start", "queries"), [("1", ISO_NINE, 28), ("5", "", 13)])
+@pytest.mark.parametrize(("quantity", "start", "queries"), [("1", ISO_NINE, 24), ("5", "", 9)])
 def test_a_wallet_purchase_costs_a_fixed_number_of_queries(
     client, alice, bob, leadership, django_assert_num_queries, quantity, start, queries
 ):
