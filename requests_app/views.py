@@ -128,7 +128,7 @@ def needs_payment(session_request) -> bool:
     ).exists()
 
 
-def request_context(request, session_request, *, adjust_form=None) -> dict:
+def request_context(request, session_request) -> dict:
     now = timezone.now()
     status = session_request.effective_status(now)
     is_open = status == session_request.Status.PENDING
@@ -144,7 +144,6 @@ def request_context(request, session_request, *, adjust_form=None) -> dict:
         "client_must_pay": client_must_pay,
         "can_cancel": is_open and session_request.proposed_by_id == request.user.pk,
         "needs_payment": pays and not client_must_pay,
-        "adjust_form": adjust_form or AdjustForm(zone=request.viewer_zone),
         "fixed_length": bool(session_request.credit_id or session_request.is_reschedule),
         "other": session_request.client
         if session_request.coach.user_id == request.user.pk

@@ -10,6 +10,22 @@ from hse.cache import get_or_set_versioned, new_versions_now_and_on_commit
 from payments.models import Credit
 from sessions_app.models import Session, coach_late_q
 
+# The columns lists read (``only``): the users' other columns cost Django's compiler more
+# than the rows cost the database. A relation missing here is an error on the page and a
+# column missing a query per row, which the pages' fixed-query tests catch.
+UPCOMING_COLUMNS = (  # a row of the Sessions page or the dashboard, and its phase
+    "status", "starts_at", "ends_at", "ended_at", "duration_minutes", "skill__name",
+    "coach__user__display_name", "client__display_name", "survey__id",
+)  # fmt: skip
+REQUEST_CARD_COLUMNS = (  # what a request's card shows and decides with
+    "status", "starts_at", "ends_at", "deadline", "duration_minutes", "skill__name",
+    "proposed_by__display_name", "client__display_name", "coach__user__display_name",
+    "target_session", "credit",
+)  # fmt: skip
+CALENDAR_COLUMNS = (  # what a calendar item shows of a session or a request
+    "starts_at", "ends_at", "skill__name", "coach__user__display_name", "client__display_name",
+)  # fmt: skip
+
 
 def sessions_upcoming(*, user: User, now: datetime) -> list[Session]:
     """Scheduled and running sessions the clock has not ended yet, with their phase."""
@@ -19,6 +35,7 @@ def sessions_upcoming(*, user: User, now: datetime) -> list[Session]:
         Session.objects.for_user(user)
         .filter(status__in=(Session.Status.SCHEDULED, Session.Status.IN_PROGRESS))
         .select_related("coach__user", "client", "skill", "survey")
+        .only(*UPCOMING_COLUMNS)
         .order_by()  # put in order below: see pending_actions
     )
     upcoming = []
@@ -157,7 +174,8 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
     # millisecond, hashing each selected column, more than sorting a person's rows.
     sessions.sort(key=attrgetter("starts_at", "pk"))
     requests = sorted(
-        requests_awaiting(user=user, now=now).order_by(), key=attrgetter("deadline", "pk")
+        requests_awaiting(user=user, now=now).only(*REQUEST_CARD_COLUMNS).order_by(),
+        key=attrgetter("deadline", "pk"),
     )
     return PendingActions(
         requests=requests,
@@ -222,6 +240,7 @@ def calendar_items(
         Session.objects.for_user(user)
         .filter(status=Session.Status.SCHEDULED, starts_at__gte=start, starts_at__lt=end)
         .select_related("coach__user", "client", "skill")
+        .only(*CALENDAR_COLUMNS)
         .order_by()  # both lists are put in order together below
     )
     requests = (
@@ -229,6 +248,7 @@ def calendar_items(
         .filter(starts_at__gte=start, starts_at__lt=end)
         .exclude(status=SessionRequest.Status.ACCEPTED)
         .select_related("coach__user", "client", "skill")
+        .only(*CALENDAR_COLUMNS, "status", "deadline", "target_session")
         .order_by()
     )
 

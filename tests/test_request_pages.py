@@ -200,6 +200,37 @@ def test_calendar_week_and_month_show_sessions_and_requests(
     assert bad.status_code == 200 and "That date is not valid" in bad.content.decode()
 
 
+@freeze_time(SENT)
+def test_the_calendar_costs_the_same_queries_for_one_item_or_many(
+    client, alice, bob, leadership, open_request, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions_app.models import Session
+
+    week = {"date": "2026-11-28"}
+    for person, other in ((alice, "with Bob Coach"), (bob.user, "with Alice Client")):
+        client.force_login(person)
+        client.get(reverse("sessions:calendar"), week)  # the header's count is kept after
+        with CaptureQueriesContext(connection) as one:
+            client.get(reverse("sessions:calendar"), week)
+        for day in (1, 2):
+            start = IN_5_DAYS - timedelta(days=day)
+            Session.objects.create(
+                coach=bob, client=alice, skill=leadership, duration_minutes=60, starts_at=start,
+                ends_at=start + timedelta(hours=1), status=Session.Status.SCHEDULED,
+            )  # fmt: skip
+        with django_assert_num_queries(len(one.captured_queries)):
+            page = client.get(reverse("sessions:calendar"), week)
+        items = [item for _, day_items in page.context["days"] for item in day_items]
+        assert {(i.kind, i.title, i.subtitle) for i in items} == {
+            ("session", "Leadership", other),
+            ("request", "Request: Leadership", other),
+        }
+        Session.objects.all().delete()
+
+
 @freeze_time(SENT + timedelta(days=4, hours=12))
 def test_a_request_past_its_deadline_shows_as_expired_before_the_sweep(
     client, alice, bob, open_request
