@@ -267,7 +267,11 @@ ICE_SERVERS = env_json_list("ICE_SERVERS", [])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# The site is in English only. With translations on, every date and number a template shows
+# asks the translation machinery for its language and its names of days and months: 11-16% of
+# the instructions of a coach page or a Sessions page (callgrind; README, Benchmark). Dates and
+# numbers are formatted as before; Django's and allauth's own strings are their English.
+USE_I18N = False
 USE_TZ = True
 DEFAULT_USER_TIME_ZONE = env_timezone("DEFAULT_USER_TIME_ZONE", "UTC")
 
