@@ -123,10 +123,11 @@ def coach_detail(request, coach_id: int):
 
     def profile() -> str:
         reviews = selectors.coach_reviews(coach=coach)
+        # No request: the column needs only the viewer, and the context processors would
+        # read the header's count again.
         return render_to_string(
             "coaching/coach_detail.html#profile",
-            {**context, "rating": reviews, "reviews": reviews["latest"]},
-            request,
+            {**context, "rating": reviews, "reviews": reviews["latest"], "user": request.user},
         )
 
     # What differs between viewers: "Buy" (not for coaches) and the reviews' dates (their zone).
