@@ -4,6 +4,7 @@ from functools import reduce
 from operator import attrgetter, or_
 
 from django.db.models import Case, CharField, Count, Min, Q, QuerySet, Value, When
+from django.urls import reverse
 
 from accounts.models import User
 from hse.cache import get_or_set_versioned, new_versions_now_and_on_commit
@@ -42,6 +43,11 @@ def sessions_upcoming(*, user: User, now: datetime) -> list[Session]:
     for session in sorted(rows, key=attrgetter("starts_at", "pk")):
         if now < auto_end_at(session):
             session.phase = phase(session, now)
+            # Where its row leads, named here: a template's {% if %} and {% url %} per row
+            # cost more than the rest of the row.
+            session.url = reverse(
+                "sessions:room" if session.phase.room_open else "sessions:detail", args=[session.pk]
+            )
             # Asked here: a template asking for a missing survey pays for an exception and a
             # dir() of the session, row after row.
             session.survey_due = session.client_id == user.pk and not hasattr(session, "survey")
@@ -87,6 +93,7 @@ class CreditGroup:
     duration_minutes: int
     available: int
     next_credit_id: int
+    schedule_url: str
 
 
 def credits_to_schedule(*, user: User) -> list[CreditGroup]:
@@ -105,6 +112,7 @@ def credits_to_schedule(*, user: User) -> list[CreditGroup]:
             duration_minutes=row["duration_minutes"],
             available=row["available"],
             next_credit_id=row["first"],
+            schedule_url=reverse("sessions:schedule", args=[row["first"]]),
         )
         for row in rows
     ]
@@ -232,8 +240,6 @@ def calendar_items(
     *, user: User, start: datetime, end: datetime, now: datetime
 ) -> list[CalendarItem]:
     """Sessions and requests of ``user`` that start in [start, end), in time order."""
-    from django.urls import reverse
-
     from requests_app.models import SessionRequest
 
     sessions = (

@@ -395,6 +395,27 @@ def test_the_coach_dashboard_shows_earnings_after_the_fee(client, alice, bob, se
     assert client.get(reverse("sessions:dashboard")).status_code == 404
 
 
+def test_a_sessions_row_leads_to_its_page_and_to_the_room_once_it_opens(
+    client, alice, bob, leadership, session
+):
+    from tests.test_requests import package
+
+    package(alice, bob, leadership)
+    client.force_login(alice)
+    with freeze_time(at(-16)):
+        page = client.get(reverse("sessions:list")).content.decode()
+    assert f'href="{reverse("sessions:detail", args=[session.pk])}"' in page
+    credit = Credit.objects.filter(client=alice, status="available").order_by("pk").first()
+    assert f'href="{reverse("sessions:schedule", args=[credit.pk])}"' in page
+    with freeze_time(at(-14)):
+        page = client.get(reverse("sessions:list")).content.decode()
+    assert f'href="{reverse("sessions:room", args=[session.pk])}"' in page and "Room open" in page
+    client.force_login(bob.user)  # the coach's dashboard lists it the same way
+    with freeze_time(at(-14)):
+        page = client.get(reverse("sessions:dashboard")).content.decode()
+    assert f'href="{reverse("sessions:room", args=[session.pk])}"' in page
+
+
 def test_the_sessions_page_costs_the_same_queries_for_one_session_or_many(
     client, alice, bob, leadership, session, django_assert_num_queries
 ):
