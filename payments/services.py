@@ -451,7 +451,12 @@ def _on_checkout_completed(obj: dict, now: datetime) -> None:
             )
         _order_fulfil(order=order, now=now, payment_intent=payment_intent)
     else:
-        top_up = TopUp.objects.select_for_update().filter(pk=pk).first()
+        top_up = (
+            TopUp.objects.select_for_update(of=("self",))
+            .select_related("user")  # the wallet's owner and the receipt's addressee
+            .filter(pk=pk)
+            .first()
+        )
         if top_up is None or top_up.status == TopUp.Status.PAID:
             return
         top_up.status = TopUp.Status.PAID
@@ -465,6 +470,10 @@ def _on_checkout_completed(obj: dict, now: datetime) -> None:
             idempotency_key=f"topup-{top_up.pk}",
             top_up=top_up,
             now=now,
+            # A credit is never refused, and the top-up was unpaid under its lock, so no
+            # entry has its key: neither a savepoint nor a lookup is needed.
+            savepoint=False,
+            new_key=True,
         )
         emails.top_up_receipt(top_up=top_up)
 

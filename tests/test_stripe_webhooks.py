@@ -189,6 +189,29 @@ def test_a_payment_after_the_slot_went_to_someone_else_keeps_the_credit(
     assert credit.status == Credit.Status.AVAILABLE  # money is never lost: schedule it again
 
 
+def test_a_top_up_is_credited_in_a_fixed_number_of_statements_and_once(
+    client, alice, django_assert_num_queries
+):
+    top_up = TopUp.objects.create(user=alice, amount=2500, currency="USD")
+    payload = event(
+        "evt_topup",
+        "checkout.session.completed",
+        checkout_completed(f"topup-{top_up.pk}", amount=2500, payment_intent="pi_t"),
+    )
+
+    # The event (in a savepoint: a replay's insert fails), the top-up and its owner, the top-up
+    # paid, the owner's row locked, the balance, the entry and the receipt, in the webhook's
+    # transaction (a savepoint here: the test runs in a transaction).
+    with django_assert_num_queries(11):
+        assert post(client, payload).status_code == 200
+    assert post(client, payload).status_code == 200  # a replay
+
+    assert wallet_balance(user=alice) == 2500
+    assert WalletEntry.objects.get().idempotency_key == f"topup-{top_up.pk}"
+    top_up.refresh_from_db()
+    assert top_up.status == TopUp.Status.PAID and top_up.stripe_payment_intent == "pi_t"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_each_event_delivered_five_times_shuffled_from_threads_counts_once(
     alice, bob, leadership, mailoutbox
