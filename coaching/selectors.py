@@ -46,7 +46,13 @@ def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
     to the profile, its skills or the coach's account replaces (``forget_coach_pages``)."""
 
     def read() -> CoachProfile | None:
-        coach = CoachProfile.objects.listed().select_related("user").filter(pk=coach_id).first()
+        coach = (
+            CoachProfile.objects.listed()
+            .select_related("user")
+            .defer("user__password", "user__email")  # kept out of the cache: not shown here
+            .filter(pk=coach_id)
+            .first()
+        )
         if coach is not None:
             prefetch_related_objects([coach], "skills")
         return coach

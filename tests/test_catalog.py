@@ -338,6 +338,8 @@ def test_the_coach_is_kept_in_the_cache_and_every_change_to_them_shows_at_once(
     with CaptureQueriesContext(connection) as again:
         assert client.get(buy).status_code == 200
     assert not any("coaching_" in query["sql"] for query in again.captured_queries)
+    kept = cache._cache.get_client().get(cache.make_key(f"coach-page:{bob.pk}:row"))
+    assert bob.user.password.encode() not in kept and bob.user.email.encode() not in kept
 
     bob.hourly_price = 12_000
     bob.save()  # as the admin's form does
