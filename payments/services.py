@@ -274,16 +274,15 @@ def _pay_from_wallet(*, order: Order, now: datetime, new_order: bool = False) ->
         savepoint=False,
         new_key=new_order,
     )
-    _order_fulfil(order=order, now=now, written=new_order)
+    _order_fulfil(order=order, now=now)
 
 
-def _order_fulfil(
-    *, order: Order, now: datetime, payment_intent: str = "", written: bool = False
-) -> None:
+def _order_fulfil(*, order: Order, now: datetime, payment_intent: str = "") -> None:
     """A locked order has been paid: one credit per session; a single session is scheduled
     at once. Paid money is never lost: if the held slot was given up meanwhile, the client
-    keeps the credit and schedules it again. ``written``: the row says paid already."""
-    if not written:
+    keeps the credit and schedules it again. An order already paid here is one this
+    transaction wrote as paid (callers refuse a paid order before they get here)."""
+    if order.status != Order.Status.PAID:
         order.status = Order.Status.PAID
         order.paid_at = now
         order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
