@@ -3,12 +3,14 @@
 import random
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from freezegun import freeze_time
 
 from payments.models import Credit, Order, StripeEvent, TopUp, WalletEntry
 from payments.services import order_start, wallet_balance
@@ -18,6 +20,14 @@ from tests.stripe_helpers import checkout_completed, event, sign
 
 WEBHOOK = reverse("payments:stripe_webhook")
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    """The orders are made at NOW; their webhooks come a minute later, whatever today is
+    (the signature's timestamp and Stripe's tolerance follow the same clock)."""
+    with freeze_time(NOW + timedelta(minutes=1), tick=True):
+        yield
 
 
 def post(client, payload: bytes, signature: str | None = None):
@@ -159,8 +169,6 @@ def test_completed_then_expired_leaves_the_order_paid(client, alice, bob, leader
 def test_a_payment_after_the_slot_went_to_someone_else_keeps_the_credit(
     client, alice, carol, bob, leadership
 ):
-    from datetime import timedelta
-
     order = card_order(alice, bob, leadership)
     later = NOW + timedelta(minutes=45)
     order_start(
@@ -174,14 +182,15 @@ def test_a_payment_after_the_slot_went_to_someone_else_keeps_the_credit(
         now=later,
     )
 
-    post(
-        client,
-        event(
-            "evt_done",
-            "checkout.session.completed",
-            checkout_completed(f"order-{order.pk}", amount=10000),
-        ),
-    )
+    with freeze_time(later + timedelta(minutes=1)):  # the payment arrives after Carol's
+        post(
+            client,
+            event(
+                "evt_done",
+                "checkout.session.completed",
+                checkout_completed(f"order-{order.pk}", amount=10000),
+            ),
+        )
 
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
