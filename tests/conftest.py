@@ -1,6 +1,7 @@
 import importlib
 import os
 
+import freezegun
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -11,7 +12,16 @@ from tests.stripe_helpers import WEBHOOK_SECRET, StandIn
 REQUIRE_SERVICES = bool(os.environ.get("HSE_TEST_REQUIRE_SERVICES"))
 
 
+def pytest_report_header(config):
+    # The clock-shifted runs say where the clock stood.
+    from django.utils import timezone
+
+    return f"clock: {timezone.now():%Y-%m-%d %H:%M} UTC"
+
+
 def pytest_configure(config):
+    # pytest times each test with its own clock; a frozen one would garble --durations.
+    freezegun.configure(extend_ignore_list=["_pytest.timing"])
     # Hashing passwords properly is the slowest thing a test does; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Queued work (emails) runs in the test's own process, so its effects can be asserted;
@@ -30,6 +40,23 @@ def pytest_sessionstart(session):
             pytest.exit("CI needs Redis: REDIS_URL is not set", returncode=3)
         if not os.environ.get("CHROMIUM_PATH"):
             pytest.exit("CI needs Chromium: CHROMIUM_PATH is not set", returncode=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``postgres`` and ``redis`` mark what needs the real service; on the fallback such a
+    test is skipped with its reason (``@pytest.mark.postgres("why")``). Under CI the
+    services are required at start, so nothing is skipped there."""
+    services = {
+        "postgres": ("PostgreSQL (DATABASE_URL)", settings.USES_POSTGRES),
+        "redis": ("Redis (REDIS_URL)", bool(settings.REDIS_URL)),
+    }
+    for item in items:
+        for name, (service, present) in services.items():
+            marker = item.get_closest_marker(name)
+            if marker is not None and not present:
+                why = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+                reason = f"needs {service}" + (f": {why}" if why else "")
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,9 @@ from django_celery_beat.models import PeriodicTask
 
 from hse.schedules import OURS, PERIODIC_TASKS, sync_periodic_tasks
 from hse.tasks import clear_expired_sessions, ping
+from tests.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parent.parent
-
-needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (REDIS_URL)")
 
 
 @pytest.fixture
@@ -51,17 +50,16 @@ def worker():
         yield queue
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        process.wait(timeout=PATIENCE)
         app.conf.task_always_eager = True
 
 
-@needs_redis
-@pytest.mark.redis
+@pytest.mark.redis("a real worker is fed through the Redis broker")
 def test_a_task_sent_through_redis_runs_on_a_real_worker(worker):
     assert settings.CELERY_BROKER_URL.startswith("redis://")
 
     # Earlier eager tasks in this process mark it as "inside a task"; this is the test itself.
-    result = ping.apply_async(queue=worker).get(timeout=60, disable_sync_subtasks=False)
+    result = ping.apply_async(queue=worker).get(timeout=PATIENCE, disable_sync_subtasks=False)
 
     assert result["pong"] is True
     assert result["pid"] != os.getpid()  # another process: the worker, not this one

@@ -4,7 +4,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from freezegun import freeze_time
 
@@ -380,7 +379,7 @@ def _race(*calls):
     return outcomes
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres("real concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("attempt", range(3))
 def test_accept_versus_sweep_ends_in_exactly_one_outcome(alice, bob, leadership, attempt):
@@ -403,7 +402,7 @@ def test_accept_versus_sweep_ends_in_exactly_one_outcome(alice, bob, leadership,
     assert RequestEvent.objects.exclude(to_status="pending").count() == 1
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres("real concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_two_overlapping_requests_can_never_both_be_accepted(alice, carol, bob, leadership):
     package(alice, bob, leadership)

@@ -171,6 +171,7 @@ def test_a_cached_value_read_while_a_change_commits_is_not_served_after_it():
     assert get_or_set_versioned("reviews-demo", 7, lambda: "newer", timeout=60) == "new"
 
 
+@pytest.mark.redis("counts the commands the Redis server processed")
 def test_a_kept_value_is_served_in_one_round_trip_to_redis():
     from django.core.cache import cache
 

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from hse.env import EnvError, env_bool, env_int, env_list, env_timezone, env_url
 
@@ -115,7 +114,7 @@ def test_a_number_below_its_minimum_is_refused(monkeypatch):
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="prepared statements are PostgreSQL's")
+@pytest.mark.postgres("prepared statements are PostgreSQL's")
 def test_postgresql_plans_a_query_that_runs_again_and_again_only_once():
     from django.db import connection
 

@@ -4,7 +4,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
@@ -182,7 +181,7 @@ def test_an_adjustment_needs_a_reason(alice):
     assert wallet_balance(user=alice) == 500
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres("real concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_debits_against_a_balance_for_five(alice):
     top_up(alice, 5 * 1000, "t1")
