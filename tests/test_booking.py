@@ -14,6 +14,7 @@ from sessions_app.models import Session, SessionEvent
 from sessions_app.services import SlotTaken, holds_expire_due, session_reserve
 from tests.factories import UserFactory
 from tests.payments_fixtures import NINE_AM, NOW
+from tests.waiting import PATIENCE, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -155,7 +156,7 @@ def test_bad_orders_are_refused_and_hold_nothing(alice, bob, leadership, bad):
     assert not Order.objects.exists()
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="the exclusion constraint is PostgreSQL's")
+@pytest.mark.postgres("the exclusion constraint is PostgreSQL's")
 def test_the_database_refuses_overlapping_sessions_even_outside_the_services(
     alice, carol, bob, leadership
 ):
@@ -190,7 +191,7 @@ def _other_coach(skill):
     return CoachFactory(skills=[skill])
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres("real concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_twenty_threads_booking_the_same_slot_leave_exactly_one_order(bob, leadership):
     clients = [UserFactory() for _ in range(20)]
@@ -235,7 +236,7 @@ def test_session_reserve_refuses_a_client_booking_themselves_as_coach(bob, leade
         )
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres("real concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_one_buy_form_sent_many_times_at_once_buys_once_and_says_so_each_time(
     alice, bob, leadership
@@ -275,14 +276,12 @@ def test_one_buy_form_sent_many_times_at_once_buys_once_and_says_so_each_time(
     assert wallet_balance(user=alice) == 100000 - order.total_price
 
 
-@pytest.mark.skipif(not settings.USES_POSTGRES, reason="real concurrency needs PostgreSQL")
+@pytest.mark.postgres("real concurrency needs PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_a_booking_that_deadlocks_on_the_slot_is_told_the_slot_was_taken(alice, bob, leadership):
     """Two bookings of one slot can each wait for the other's new row in the exclusion
     constraints (here forced: the first one then waits for a row the second holds), and
     PostgreSQL aborts one of them. That one lost the slot: SlotTaken, not an error page."""
-    import time
-
     from accounts.models import User
 
     carol = UserFactory()
@@ -298,10 +297,12 @@ def test_a_booking_that_deadlocks_on_the_slot_is_told_the_slot_was_taken(alice, 
     def first():
         try:
             with transaction.atomic():
-                carol_locked.wait(5)
+                carol_locked.wait(PATIENCE)
                 reserve(alice)
                 alice_inserted.set()
-                time.sleep(0.3)  # the second is waiting for this transaction by now
+                # Once the second waits for this transaction, this one closes the circle;
+                # PostgreSQL then aborts the second, which waited first.
+                wait_for(lambda: _waiting_on_a_lock(connection), "the second to wait")
                 User.objects.select_for_update().filter(pk=carol.pk).exists()
             outcomes["first"] = "booked"
         except Exception as error:
@@ -314,7 +315,7 @@ def test_a_booking_that_deadlocks_on_the_slot_is_told_the_slot_was_taken(alice, 
             with transaction.atomic():
                 User.objects.select_for_update().filter(pk=carol.pk).exists()
                 carol_locked.set()
-                alice_inserted.wait(5)
+                alice_inserted.wait(PATIENCE)
                 reserve(carol)
             outcomes["second"] = "booked"
         except SlotTaken:
@@ -332,3 +333,15 @@ def test_a_booking_that_deadlocks_on_the_slot_is_told_the_slot_was_taken(alice, 
 
     assert outcomes == {"first": "booked", "second": "taken"}, outcomes
     assert list(Session.objects.values_list("client_id", flat=True)) == [alice.pk]
+
+
+def _waiting_on_a_lock(connection) -> bool:
+    """Whether another backend of this database waits for a lock (read afresh each time:
+    PostgreSQL keeps one snapshot of the activity per transaction otherwise)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0

@@ -10,6 +10,7 @@ from django.utils import timezone
 from sessions_app import services
 from tests.factories import UserFactory
 from tests.test_requests import package
+from tests.waiting import PATIENCE_MS
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there
 # unless told that this test process knows what it is doing.
@@ -58,7 +59,7 @@ def new_page(browser):
         context = browser.new_context(
             timezone_id=time_zone, viewport={"width": width, "height": height}, locale="en-US"
         )
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(PATIENCE_MS)
         contexts.append(context)
         return context.new_page()
 

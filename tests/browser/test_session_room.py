@@ -24,9 +24,7 @@ def test_lobby_start_end_and_the_client_lands_on_confirm_by_itself(
     coach_page.click("button:has-text('Start session')")
     coach_page.wait_for_selector("button:has-text('End session')")
 
-    client_page.wait_for_selector(
-        "text=Bob Whitaker has started the session", timeout=10_000
-    )  # polled
+    client_page.wait_for_selector("text=Bob Whitaker has started the session")  # polled
     screenshot(client_page, "lobby-started")
     client_page.click("button:has-text('Join the call')")
     client_page.wait_for_selector(".call")
@@ -36,7 +34,7 @@ def test_lobby_start_end_and_the_client_lands_on_confirm_by_itself(
     coach_page.click("button:has-text('End session')")
     coach_page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/")
 
-    client_page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/", timeout=10_000)
+    client_page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/")
     screenshot(client_page, "confirm")
     client_page.select_option("#id_rating", "5")
     client_page.fill("#id_comment", "Exactly what I needed")

@@ -16,10 +16,8 @@ PLAYING = """() => {
 
 def remote_video_plays(page) -> None:
     # Right after a click on "Join the call" the next page may not be there yet.
-    page.wait_for_function(
-        "document.querySelector('#call')?.dataset.state === 'connected'", timeout=20_000
-    )
-    page.wait_for_function(PLAYING, timeout=20_000, polling=1000)
+    page.wait_for_function("document.querySelector('#call')?.dataset.state === 'connected'")
+    page.wait_for_function(PLAYING, polling=1000)
     assert page.evaluate("document.querySelector('#remote-video').videoWidth") > 0
 
 
@@ -69,7 +67,7 @@ def test_coach_and_client_hold_a_call_leave_rejoin_and_end(
 
     coach.on("dialog", lambda dialog: dialog.accept())
     coach.click("button:has-text('End session')")
-    client.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/", timeout=15_000)
+    client.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/")
     assert Session.objects.get(pk=session.pk).status == "ended"
     kinds = list(session.attendance.order_by("at").values_list("kind", flat=True))
     assert kinds.count("join") >= 3 and "leave" in kinds and "end" in kinds
