@@ -1,11 +1,10 @@
 """gunicorn's settings for HSE, read from the working directory (the image's command and the
 benchmark both start gunicorn there).
 
-Pages spend their time on the CPU (the database answers most queries in under a
-millisecond), so one sync worker per core serves them fastest: on 2 cores, 2 workers gave
-every page a lower p95 and more throughput than 3 or 5 (bench/run.py, README). A sync
-worker takes one request at a time, so the next request goes to whichever worker is free.
-WEB_CONCURRENCY overrides the number of workers."""
+Pages spend their time on the CPU more than waiting for the database, so one sync worker per
+core serves them fastest (measured in docs/benchmark.md). A sync worker takes one request at a
+time, so the next request goes to whichever worker is free. WEB_CONCURRENCY overrides the
+number of workers."""
 
 import os
 
@@ -19,9 +18,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 
 def post_worker_init(worker):
     """Moves everything the worker loaded (Django, the URLconf, the models) out of the
-    garbage collector's reach, so that a full collection walks only what requests made
-    since. Measured on the coach page: about one request in two hundred runs a full
-    collection, which took up to 75 ms before and 14 ms after."""
+    garbage collector's reach, so that a full collection, which now and then falls in a
+    request, walks only what requests made since (docs/benchmark.md)."""
     import gc
 
     gc.freeze()

@@ -1,6 +1,7 @@
 from django import forms
 
 from accounts.models import User
+from accounts.services import user_complete_signup
 from accounts.timezones import is_valid_zone, zone_choices
 
 
@@ -39,8 +40,6 @@ class SignupForm(forms.Form):
     field_order = ["display_name", "email", "password1", "password2", "role", "time_zone"]
 
     def signup(self, request, user: User) -> None:
-        from accounts.services import user_complete_signup
-
         user_complete_signup(
             user=user,
             display_name=self.cleaned_data["display_name"],

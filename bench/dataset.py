@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from coaching.models import AvailabilityWindow, CoachProfile, Skill
-from payments.models import TopUp, WalletEntry
+from ledger.models import WalletEntry
+from payments.models import TopUp
 from requests_app.models import SessionRequest
 from sessions_app.models import Session
 

@@ -191,7 +191,7 @@ def prepare(users: int) -> tuple[list[int], list[int], list[str]]:
     pending = TopUp.objects.filter(status="pending").order_by("pk").values_list("pk", flat=True)
     from django.utils import timezone
 
-    from payments.services import wallet_adjust, wallet_balance
+    from ledger.services import wallet_adjust, wallet_balance
 
     keys = []
     now = timezone.now()
@@ -266,10 +266,11 @@ def time_sweeps(rows: int = 10_000) -> None:
 
     from accounts.models import User
     from coaching.models import CoachProfile
+    from payments import sweeps as payments_sweeps
     from payments.models import Order
     from requests_app.models import SessionRequest
     from requests_app.services import requests_expire_due
-    from sessions_app import services
+    from sessions_app import sweeps
     from sessions_app.models import Session
 
     now = timezone.now()
@@ -291,7 +292,7 @@ def time_sweeps(rows: int = 10_000) -> None:
             Session.objects.bulk_create(sessions, batch_size=5000)
         return per_coach
 
-    from accounts.models import QueuedEmail, QueuedNotice
+    from hse.models import QueuedEmail, QueuedNotice
 
     QueuedEmail.objects.all().delete()  # an earlier run's, about rows deleted just below
     QueuedNotice.objects.all().delete()
@@ -314,7 +315,7 @@ def time_sweeps(rows: int = 10_000) -> None:
                method="wallet", expires_at=now - timedelta(minutes=1)) for n in range(rows)],
         batch_size=5000,
     )  # fmt: skip
-    timed("hold expiry", lambda: services.holds_expire_due(now=now))
+    timed("hold expiry", lambda: payments_sweeps.holds_expire_due(now=now))
     # Fresh requests whose deadline passed a minute ago, each at a time of its own.
     client_ids = [client.pk for client in clients]
     first = now + timedelta(days=800)
@@ -333,13 +334,13 @@ def time_sweeps(rows: int = 10_000) -> None:
     timed("request expiry", lambda: requests_expire_due(now=now))
     # Sessions that ran an hour ago (one second each, so 10,000 fit without overlaps).
     micro_sessions(now - timedelta(hours=2), timedelta(seconds=1), "in_progress")
-    timed("auto-end", lambda: services.sessions_auto_end_due(now=now))
+    timed("auto-end", lambda: sweeps.sessions_auto_end_due(now=now))
     Session.objects.filter(status="ended").update(ended_at=now - timedelta(hours=73))
-    timed("auto-confirm", lambda: services.sessions_auto_confirm_due(now=now))
+    timed("auto-confirm", lambda: sweeps.sessions_auto_confirm_due(now=now))
     micro_sessions(now - timedelta(minutes=10), timedelta(seconds=1), "scheduled")
-    timed("coach-late", lambda: services.coach_late_notify_due(now=now))
+    timed("coach-late", lambda: sweeps.coach_late_notify_due(now=now))
     micro_sessions(now + timedelta(minutes=2), timedelta(seconds=1), "scheduled")
-    timed("reminders", lambda: services.reminders_send_due(now=now))
+    timed("reminders", lambda: sweeps.reminders_send_due(now=now))
     # What the worker then does with the emails the sweeps wrote to the outbox (the tasks
     # the sweeps queued are dropped: the same work is done here, in one process, timed).
     from hse.celery import app

@@ -1,4 +1,5 @@
 import hashlib
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from functools import reduce
 from itertools import groupby
@@ -40,10 +41,10 @@ def catalog_coaches(*, skill: Skill | None, query: str, sort: str) -> QuerySet[C
 
 
 def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
-    """The listed coach, with their user and skills, from the cache when it can: the coach
-    page and the checkout ask for one on every request, and the two queries cost more than
-    the rest of a checkout's reads. Kept under the coach's page version, which any change
-    to the profile, its skills or the coach's account replaces (``forget_coach_pages``)."""
+    """The listed coach, with their user and skills, from the cache when it can, for what
+    the coach page and the buy page show (a checkout reads the coach again from the
+    database, under a lock). Kept under the coach's page version, which any change to the
+    profile, its skills or the coach's account replaces (``forget_coach_pages``)."""
 
     def read() -> CoachProfile | None:
         coach = (
@@ -62,12 +63,23 @@ def listed_coach_or_none(*, coach_id: int) -> CoachProfile | None:
     )
 
 
-# Far longer than any session or request (they last 30 to 60 minutes).
+# Far longer than any session or request (HSE_SESSION_DURATIONS).
 LONGEST_BOOKING = timedelta(days=1)
 
 # A busy row: (starts_at, ends_at, frees_at), frees_at being the instant the clock alone frees
 # the time (a checkout hold's expiry, an open request's deadline), or None.
 BusyRow = tuple[datetime, datetime, datetime | None]
+
+# What else makes people busy, besides a coach's time off: each source is registered by the
+# app that owns its rows (sessions, requests) in its ready(), and gives, for a filter on the
+# people (``Q(coach=...) | Q(client=...)``) and on the time, a query of busy rows, leaving
+# out the row ``ignore`` names (a session being moved must not collide with itself).
+BusySource = Callable[[Q, Q, "int | None"], QuerySet]
+_busy_sources: dict[str, BusySource] = {}
+
+
+def busy_source_register(name: str, source: BusySource) -> None:
+    _busy_sources[name] = source
 
 
 def busy_rows(
@@ -76,23 +88,17 @@ def busy_rows(
     client: User | None,
     start: datetime,
     end: datetime,
-    ignore_session_id: int | None = None,
-    ignore_request_id: int | None = None,
-    count_requests: bool = True,
+    ignore: Mapping[str, int] | None = None,
+    skip: Collection[str] = (),
 ) -> list[BusyRow]:
     """The one place that says what "busy" means, for the coach and the client, either of
-    which may be None: the coach's time off; every session or checkout hold of either; and
-    every open session request of either (an open proposal holds its time for both people),
-    from ``start`` to ``end``, each with the instant it stops counting by the clock alone
-    (``busy_at`` keeps what still counts at a given instant).
-
-    A reschedule or an adjusted request must not collide with itself: ``ignore_*`` leave out
-    the session being moved and the request being changed. Accepting a request books the time
-    whatever other proposals say (``count_requests=False``): a proposal holds time against
-    new proposals and bookings, but an agreement beats an open proposal."""
-    from requests_app.models import SessionRequest
-    from sessions_app.models import Session
-
+    which may be None: the coach's time off and every registered source's rows of either
+    (sessions and checkout holds; open session requests), from ``start`` to ``end``, each
+    with the instant it stops counting by the clock alone (``busy_at`` keeps what still
+    counts at a given instant). ``ignore``: a row per source that must not collide with
+    itself (``{"sessions": 12}``); ``skip``: sources that do not count (an accepted request
+    books its time whatever other open proposals say)."""
+    ignore = ignore or {}
     fields = ("starts_at", "ends_at", "frees_at")
     people = reduce(
         or_, [Q(**{role: who}) for role, who in (("coach", coach), ("client", client)) if who]
@@ -100,20 +106,18 @@ def busy_rows(
     # Sessions and requests last an hour at most: a lower bound on the start lets the
     # (person, starts_at) indexes read only the window, not everyone's whole history.
     during = Q(starts_at__lt=end, starts_at__gt=start - LONGEST_BOOKING, ends_at__gt=start)
-    sessions = Session.objects.occupying_until().filter(people, during)
-    if ignore_session_id is not None:
-        sessions = sessions.exclude(pk=ignore_session_id)
-    parts = [sessions.order_by().values_list(*fields)]
-    if count_requests:
-        requests = SessionRequest.objects.open_until().filter(people, during)
-        if ignore_request_id is not None:
-            requests = requests.exclude(pk=ignore_request_id)
-        parts.append(requests.order_by().values_list(*fields))
+    parts = [
+        source(people, during, ignore.get(name)).order_by().values_list(*fields)
+        for name, source in _busy_sources.items()
+        if name not in skip
+    ]
     if coach is not None:
         time_off = TimeOff.objects.filter(coach=coach, starts_at__lt=end, ends_at__gt=start)
         parts.append(
             time_off.annotate(frees_at=Value(None, DateTimeField())).order_by().values_list(*fields)
         )
+    if not parts:
+        return []
     first, *rest = parts
     return list(first.union(*rest, all=True) if rest else first)  # one round trip
 
@@ -130,21 +134,23 @@ def busy_intervals(
     end: datetime,
     now: datetime,
     client: User | None = None,
-    **ignore,
+    ignore: Mapping[str, int] | None = None,
+    skip: Collection[str] = (),
 ) -> list[Interval]:
     """When the coach (and, when given, the client) is busy between ``start`` and ``end``
     at ``now``, merged, read from the database (``busy_rows``)."""
-    return busy_at(busy_rows(coach=coach, client=client, start=start, end=end, **ignore), now)
+    rows = busy_rows(coach=coach, client=client, start=start, end=end, ignore=ignore, skip=skip)
+    return busy_at(rows, now)
 
 
 # --- What a page shows of a schedule, kept in the cache ---------------------------------------
 # A coach's windows and busy rows, and a client's busy rows, kept under a version that each
-# change to them replaces (coaching.signals: sessions, requests, time off and windows, saved
-# by a service or the admin; sessions_app.services._log: a session's change of state made by
-# an UPDATE). The sweeps change no row's busy time: what they move by the clock (holds and
+# change to them replaces (``forget_schedules``: called on every save of time off and windows
+# here, and by the apps that own the other busy rows, whether a service or the admin made
+# the change). The sweeps change no row's busy time: what they move by the clock (holds and
 # requests past their instant) ``busy_at`` has freed already. Pages only: a booking reads
-# the database under its locks. A copy lasts ten minutes, counted from when it was read,
-# so that copies do not all run out at once.
+# the database under its locks. A copy lasts SCHEDULE_SECONDS, counted from when it was
+# read, so that copies do not all run out at once.
 SCHEDULE_SECONDS = 600
 SCHEDULE_DAYS = max(settings.HSE_BOOKING_DAYS, settings.HSE_COACH_PAGE_SLOT_DAYS)
 
@@ -210,7 +216,7 @@ def bookable_slots(
     now: datetime,
     client: User | None = None,
     cached: bool = False,
-    **ignore,
+    ignore: Mapping[str, int] | None = None,
 ) -> list[datetime]:
     """Aware UTC instants in [start, end) at which a session of ``duration_minutes`` with
     ``coach`` can be booked: availability, minus busy intervals (the client's too, when
@@ -221,7 +227,7 @@ def bookable_slots(
     if cached and not ignore:
         windows, busy = cached_schedule(coach=coach, **around)
     else:
-        windows, busy = _windows(coach), busy_intervals(coach=coach, **around, **ignore)
+        windows, busy = _windows(coach), busy_intervals(coach=coach, **around, ignore=ignore)
     return slot_starts(
         windows=windows,
         zone=ZoneInfo(coach.time_zone),
@@ -252,35 +258,6 @@ def bookable_days(*, coach, client, duration_minutes: int, zone, now: datetime) 
         cached=True,
     )
     return slots_by_local_day(slots, zone)
-
-
-def coach_reviews(*, coach: CoachProfile, limit: int = 5) -> dict:
-    """{"average": 4.5 or None, "count": n, "latest": [review dicts]} over the coach's rated,
-    confirmed sessions, the latest commented ones."""
-    from django.db.models import Avg, Count
-
-    from sessions_app.models import Session
-
-    rated = Session.objects.filter(
-        coach=coach, status=Session.Status.CONFIRMED, rating__isnull=False
-    )
-    latest = (
-        rated.exclude(rating_comment="")
-        .order_by("-closed_at")
-        .values_list("rating", "rating_comment", "closed_at", "client__display_name")[:limit]
-    )
-    return {
-        **rated.aggregate(average=Avg("rating"), count=Count("id")),
-        "latest": [
-            {
-                "rating": stars,
-                "rating_comment": comment,
-                "closed_at": closed,
-                "client": {"display_name": name},
-            }
-            for stars, comment, closed, name in latest
-        ],
-    }
 
 
 # --- Rendered parts kept in the cache ---------------------------------------------------------

@@ -1,7 +1,8 @@
 """Cache upkeep, no business rules: the catalog's results and each coach page's profile
 column are kept rendered, and schedules are kept read (coaching.selectors); these receivers
-give them a new version whenever what they show changes, whether a service or the admin
-made the change."""
+give them a new version whenever what they show of coaching changes, whether a service or
+the admin made the change. The apps above do the same for their rows (sessions' reviews
+and busy times, requests' busy times) in their own signals modules."""
 
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
@@ -14,8 +15,6 @@ from coaching.selectors import (
     forget_coach_profiles,
     forget_schedules,
 )
-from requests_app.models import SessionRequest
-from sessions_app.models import Session
 
 # What saving a user may change without changing what the public sees of them (a login
 # writes last_login).
@@ -44,9 +43,6 @@ def user_changed(sender, instance, update_fields=None, **kwargs):
     if update_fields and set(update_fields) <= UNSEEN_USER_FIELDS:
         return
     forget_coach_pages(*CoachProfile.objects.filter(user=instance).values_list("pk", flat=True))
-    # A client's name is shown under the reviews they wrote.
-    reviewed = Session.objects.filter(client=instance, rating__isnull=False)
-    forget_coach_profiles(*reviewed.values_list("coach_id", flat=True).distinct())
 
 
 @receiver(post_save, sender=Skill)
@@ -63,20 +59,6 @@ def _forget_skill(skill: Skill) -> None:
     """The catalog (its chip, a filter by it) and the pages of the coaches who teach it."""
     forget_catalog()
     forget_coach_profiles(*CoachProfile.objects.filter(skills=skill).values_list("pk", flat=True))
-
-
-@receiver([post_save, post_delete], sender=Session)
-def session_changed(sender, instance, **kwargs):
-    # A rating given, or changed or removed in the admin: only a rated or confirmed session
-    # is, or may have been, among the coach's reviews.
-    if instance.rating is not None or instance.status == Session.Status.CONFIRMED:
-        forget_coach_profiles(instance.coach_id)
-
-
-@receiver([post_save, post_delete], sender=Session)
-@receiver([post_save, post_delete], sender=SessionRequest)
-def booking_changed(sender, instance, **kwargs):
-    forget_schedules(coach_ids=[instance.coach_id], client_ids=[instance.client_id])
 
 
 @receiver([post_save, post_delete], sender=TimeOff)

@@ -5,7 +5,6 @@ from coaching import views
 app_name = "coaching"
 urlpatterns = [
     path("", views.catalog, name="catalog"),
-    path("coaches/<int:coach_id>/", views.coach_detail, name="coach_detail"),
     path("coach/profile/", views.profile_edit, name="profile_edit"),
     path("coach/availability/", views.availability, name="availability"),
     path("coach/availability/windows/add/", views.window_add, name="window_add"),

@@ -1,4 +1,3 @@
-from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -9,14 +8,11 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.timezones import zone_label
 from coaching import selectors, services
 from coaching.forms import CatalogFilterForm, CoachProfileForm, TimeOffForm, WindowForm
 from coaching.models import AvailabilityWindow, Skill, TimeOff
-from hse.money import format_money, price_for_minutes
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
 SLOT_HTML = '<li class="slot"><time datetime="{}">{}</time></li>'
@@ -67,77 +63,6 @@ def catalog(request):
     if request.htmx and request.htmx.target == "results":
         return HttpResponse(context["results"])
     return render(request, "coaching/catalog.html", context)
-
-
-@require_GET
-def coach_detail(request, coach_id: int):
-    coach = selectors.listed_coach_or_none(coach_id=coach_id)
-    if coach is None:
-        raise Http404("No such coach.")
-    durations = settings.HSE_SESSION_DURATIONS
-    duration = request.GET.get("duration", str(durations[-1]))
-    if not duration.isdecimal() or int(duration) not in durations:
-        messages.error(request, "Sessions last 30, 45 or 60 minutes; showing 60-minute slots.")
-        duration = durations[-1]
-    duration = int(duration)
-
-    now = timezone.now()
-    days = settings.HSE_COACH_PAGE_SLOT_DAYS
-    viewer = request.user if request.user.is_authenticated and request.user.is_client else None
-    slots = selectors.bookable_slots(
-        coach=coach,
-        duration_minutes=duration,
-        start=now,
-        end=now + timedelta(days=days),
-        now=now,
-        client=viewer,
-        cached=True,
-    )
-    slot_days = selectors.slots_by_local_day(slots, request.viewer_zone)
-    show_all = request.GET.get("show") == "all"
-    context = {
-        "coach": coach,
-        "duration": duration,
-        "durations": [
-            (
-                minutes,
-                format_money(
-                    price_for_minutes(hourly=coach.hourly_price, minutes=minutes), coach.currency
-                ),
-            )
-            for minutes in durations
-        ],
-        # A day's times are joined here: a template loop over them cost more than the rest
-        # of the page.
-        "slot_days": [
-            (day, format_html_join("", SLOT_HTML, ((t.isoformat(), f"{t:%H:%M}") for t in times)))
-            for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
-        ],
-        "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),
-        "slot_days_shown": days,
-        "zone_label": zone_label(request.viewer_zone_name, now),
-        "zone_source": request.viewer_zone_source,
-    }
-    if request.htmx and request.htmx.target == "slots":
-        return render(request, "coaching/coach_detail.html#slots", context)
-
-    def profile() -> str:
-        reviews = selectors.coach_reviews(coach=coach)
-        # No request: the column needs only the viewer, and the context processors would
-        # read the header's count again.
-        return render_to_string(
-            "coaching/coach_detail.html#profile",
-            {**context, "rating": reviews, "reviews": reviews["latest"], "user": request.user},
-        )
-
-    # What differs between viewers: "Buy" (not for coaches) and the reviews' dates (their zone).
-    buyer = not request.user.is_authenticated or request.user.is_client
-    context["profile"] = selectors.coach_profile_html(
-        coach_id=coach.pk,
-        variant=f"{'buyer' if buyer else 'other'}:{request.viewer_zone_name}",
-        render=profile,
-    )
-    return render(request, "coaching/coach_detail.html", context)
 
 
 @coach_required

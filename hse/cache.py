@@ -34,8 +34,8 @@ def _default_value(args, kwargs):
 
 
 class _SharedClient(RedisCacheClient):
-    """Django builds a new redis.Redis around its connection pool for every cache call
-    (65 µs, about half a GET's round trip). One per pool serves them all: the pool hands
+    """Django builds a new redis.Redis around its connection pool for every cache call, which
+    costs about as much as the call itself. One per pool serves them all: the pool hands
     out the connections, and a redis.Redis may be shared between threads."""
 
     def __init__(self, *args, **kwargs):

@@ -4,7 +4,7 @@ queue it. Rows in the context travel as references and are read again by the wor
 email shows what was committed. A sweep writes one notice per batch instead (``notify_later``),
 which the worker turns into the batch's emails; when the broker is away, a page's emails are
 sent from its own process and a sweep's wait for the minutely flush. The emails are
-written to an outbox table (``accounts.QueuedEmail``) in the same transaction, so one whose
+written to an outbox table (``hse.QueuedEmail``) in the same transaction, so one whose
 hand-over to the broker is lost in a crash is still sent by the periodic flush."""
 
 import base64
@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
+from celery import shared_task
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F, Model
@@ -24,7 +26,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from accounts.models import QueuedEmail, QueuedNotice, User
+from hse.models import QueuedEmail, QueuedNotice
+from hse.rules import product_rules
 
 log = logging.getLogger(__name__)
 _local = threading.local()
@@ -39,14 +42,14 @@ class Attachment:
 
 def build_email(
     *,
-    to: User,
+    to,
     subject: str,
     template: str,
     context: dict,
     attachments: tuple[Attachment, ...] = (),
 ) -> EmailMultiAlternatives:
     """Renders ``emails/<template>.txt`` and ``.html`` in ``to``'s zone."""
-    context = {"recipient": to, "site_url": settings.SITE_URL, **context}
+    context = {"recipient": to, "site_url": settings.SITE_URL, "rules": product_rules(), **context}
     with timezone.override(to.zone):
         text = render_to_string(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
@@ -57,10 +60,6 @@ def build_email(
     for attachment in attachments:
         message.attach(attachment.filename, attachment.content, attachment.mimetype)
     return message
-
-
-def send_email(**kwargs) -> None:
-    build_email(**kwargs).send()
 
 
 # --- Queuing ---------------------------------------------------------------------------------
@@ -119,8 +118,9 @@ def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int,
         queued = list(queued.filter(pk__gt=after).order_by("pk")[:limit])
         if not queued:
             return 0, 0
+        user_label = get_user_model()._meta.label
         found: dict[str, set] = defaultdict(set)
-        found[User._meta.label] = {email.to_id for email in queued}
+        found[user_label] = {email.to_id for email in queued}
         _references([email.payload for email in queued], found)
         rows = {}
         for label, pks in found.items():
@@ -132,7 +132,7 @@ def _deliver(ids: list[int] | None, *, limit: int, after: int = 0) -> tuple[int,
         with get_connection() as connection:
             for email in queued:
                 try:
-                    to = rows[User._meta.label, email.to_id]
+                    to = rows[user_label, email.to_id]
                     context = _unpack(email.payload["context"], rows)
                 except KeyError as missing:
                     log.warning("email %s tells of a row that is gone: %s", email.pk, missing)
@@ -178,9 +178,13 @@ def flush(*, batch: int = 500) -> int:
         sent += done
 
 
-def _publish(ids: list[int]) -> None:
-    from hse.tasks import send_emails
+@shared_task(name="hse.send_emails")
+def send_emails(ids: list[int]) -> int:
+    """Renders and sends emails written to the outbox by a commit."""
+    return deliver(ids)
 
+
+def _publish(ids: list[int]) -> None:
     try:
         send_emails.delay(ids)
     except Exception:  # the broker is away: send them from here rather than wait
@@ -196,9 +200,7 @@ def _save(emails: list) -> None:
     transaction.on_commit(partial(_publish, [email.pk for email in saved]))
 
 
-def send_email_on_commit(
-    *, to: User, subject: str, template: str, context: dict, attachments=()
-) -> None:
+def send_email_on_commit(*, to, subject: str, template: str, context: dict, attachments=()) -> None:
     """Writes the email to the outbox in the current transaction and hands it to the worker
     once that commits; nothing is sent if it rolls back."""
     email = QueuedEmail(
@@ -256,8 +258,6 @@ def notify_later(notifier, *, ids: list[int], **options) -> None:
     """Records, in the current transaction, that ``notifier`` must tell the people of rows
     ``ids``: one row for a whole batch, so a sweep spends nothing per row on its emails.
     After the commit the worker writes and sends them (``expand_notices``)."""
-    from hse.tasks import expand_notices_task
-
     path = f"{notifier.__module__}.{notifier.__qualname__}"
     _notifier(path)
     notice = QueuedNotice.objects.create(notifier=path, ids=ids, options=options)
@@ -275,6 +275,12 @@ def _waiting_notices():
     return QueuedNotice.objects.filter(
         expanded_at__isnull=True, attempts__lt=QueuedNotice.MAX_ATTEMPTS
     )
+
+
+@shared_task(name="hse.expand_notices")
+def expand_notices_task(ids: list[int]) -> int:
+    """Writes the emails of a sweep's batch (``notify_later``)."""
+    return expand_notices(ids)
 
 
 def expand_notices(ids: list[int]) -> int:

@@ -7,6 +7,8 @@ scheduler runs them. An entry removed here is removed from the database too.
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class Every:
@@ -15,6 +17,7 @@ class Every:
     description: str
 
 
+_DAY_BEFORE, _SOON = settings.HSE_REMINDERS_MINUTES_BEFORE
 OURS = "[hse] "  # marks the rows this module owns, so it never deletes an admin's own task
 
 PERIODIC_TASKS: dict[str, Every] = {
@@ -26,17 +29,20 @@ PERIODIC_TASKS: dict[str, Every] = {
     "auto-end sessions": Every(
         task="sessions.auto_end",
         seconds=60,
-        description="Ends sessions still open 15 minutes after their scheduled end.",
+        description=f"Ends sessions still open {settings.HSE_AUTO_END_MINUTES_AFTER} minutes "
+        "after their scheduled end.",
     ),
     "auto-confirm sessions": Every(
         task="sessions.auto_confirm",
         seconds=60,
-        description="Confirms ended sessions not reported within 72 hours.",
+        description="Confirms ended sessions not reported within "
+        f"{settings.HSE_AUTO_CONFIRM_HOURS} hours.",
     ),
     "session reminders": Every(
         task="sessions.reminders",
         seconds=60,
-        description="Emails both people 24 hours and 15 minutes before a session.",
+        description=f"Emails both people {_DAY_BEFORE / 60:g} hours and {_SOON} minutes before a "
+        "session.",
     ),
     "expire unanswered session requests": Every(
         task="requests.expire_overdue",
@@ -46,7 +52,8 @@ PERIODIC_TASKS: dict[str, Every] = {
     "expire checkout holds": Every(
         task="payments.expire_holds",
         seconds=60,
-        description="Expires unpaid orders and frees their held slots after 30 minutes.",
+        description="Expires unpaid orders and top-ups, and frees their held slots, after "
+        f"{settings.HSE_HOLD_MINUTES} minutes.",
     ),
     "flush the email outbox": Every(
         task="hse.flush_emails",

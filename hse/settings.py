@@ -56,9 +56,11 @@ INSTALLED_APPS = [
     "hse.apps.HseConfig",
     "accounts",
     "coaching",
+    "ledger",
     "sessions_app",
     "payments",
     "requests_app",
+    "marketplace",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "hse.context_processors.site",
-                "hse.context_processors.pending",
+                "marketplace.context_processors.pending",
             ],
         },
     },
@@ -120,8 +122,8 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
     # Parameters bound by the server, and a query prepared once it has run five times on a
     # connection: PostgreSQL then plans a page's queries once per connection instead of on
-    # every request (the Sessions page's list of sessions: 1.5 ms to 0.4). Behind a pooler
-    # in transaction mode that cannot keep prepared statements, set it to false.
+    # every request (docs/benchmark.md). Behind a pooler in transaction mode that cannot
+    # keep prepared statements, set it to false.
     if env_bool("DB_PREPARED_STATEMENTS", True):
         _db.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DATABASES = {"default": _db}
@@ -185,7 +187,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 # No task's answer is read but the ping's: storing them, and listening for each on the result
-# backend when a task is sent (two more round trips to Redis in a request), is waste.
+# backend whenever a task is sent from a request, is waste.
 CELERY_TASK_IGNORE_RESULT = True
 # Queuing must not hang a request when the broker is away: one quick retry, then the caller
 # falls back (emails are then sent in-process).
@@ -223,7 +225,7 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
 )
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_ADAPTER = "coaching.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[HSE] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
 LOGIN_REDIRECT_URL = "/"
@@ -268,9 +270,8 @@ ICE_SERVERS = env_json_list("ICE_SERVERS", [])
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 # The site is in English only. With translations on, every date and number a template shows
-# asks the translation machinery for its language and its names of days and months: 11-16% of
-# the instructions of a coach page or a Sessions page (callgrind; README, Benchmark). Dates and
-# numbers are formatted as before; Django's and allauth's own strings are their English.
+# asks the translation machinery for its language and its names of days and months, a large
+# share of a page's work (docs/benchmark.md). Django's and allauth's strings are their English.
 USE_I18N = False
 USE_TZ = True
 DEFAULT_USER_TIME_ZONE = env_timezone("DEFAULT_USER_TIME_ZONE", "UTC")

@@ -1,8 +1,14 @@
 import os
 import socket
+from datetime import timedelta
 
 from celery import shared_task
 from django.core.management import call_command
+from django.utils import timezone
+
+# The outbox's own tasks (send, expand) are defined beside it; importing it registers them.
+from hse.emails import flush
+from hse.models import QueuedEmail, QueuedNotice
 
 
 @shared_task(name="hse.ping", ignore_result=False)  # its answer is read
@@ -16,36 +22,13 @@ def clear_expired_sessions() -> None:
     call_command("clearsessions")
 
 
-@shared_task(name="hse.send_emails")
-def send_emails(ids: list[int]) -> int:
-    """Renders and sends emails written to the outbox by a commit (see ``hse.emails``)."""
-    from hse.emails import deliver
-
-    return deliver(ids)
-
-
 @shared_task(name="hse.flush_emails")
 def flush_emails() -> int:
     """Sends whatever the outbox still holds (a hand-over lost in a crash, a failed send),
     after writing the emails of sweeps' notices still waiting, and forgets emails sent more
     than a week ago."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from accounts.models import QueuedEmail, QueuedNotice
-    from hse.emails import flush
-
     sent = flush()
     week_ago = timezone.now() - timedelta(days=7)
     QueuedEmail.objects.filter(sent_at__lt=week_ago).delete()
     QueuedNotice.objects.filter(expanded_at__lt=week_ago).delete()
     return sent
-
-
-@shared_task(name="hse.expand_notices")
-def expand_notices_task(ids: list[int]) -> int:
-    """Writes the emails of a sweep's batch (see ``hse.emails.notify_later``)."""
-    from hse.emails import expand_notices
-
-    return expand_notices(ids)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("", include("marketplace.urls")),
     path("", include("payments.urls")),
     path("sessions/", include("sessions_app.urls")),
     path("requests/", include("requests_app.urls")),

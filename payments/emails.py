@@ -1,13 +1,10 @@
 """Emails about money and bookings, each sent after the transaction commits."""
 
-from datetime import UTC
-
 from django.urls import reverse
-from icalendar import Calendar, Event
 
-from hse.emails import Attachment, send_email_on_commit
+from hse.emails import send_email_on_commit
+from hse.money import format_money
 from payments.models import Order, TopUp
-from sessions_app.models import Session
 
 
 def order_receipt(*, order: Order) -> None:
@@ -28,40 +25,12 @@ def top_up_receipt(*, top_up: TopUp) -> None:
     )
 
 
-def session_invite(session: Session) -> bytes:
-    """An iCalendar invitation; instants in UTC, so every calendar shows its own zone."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//HSE coaching//hse//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "REQUEST")
-    event = Event()
-    event.add("uid", f"session-{session.pk}@hse")
-    event.add("dtstamp", session.created_at.astimezone(UTC))
-    event.add("dtstart", session.starts_at.astimezone(UTC))
-    event.add("dtend", session.ends_at.astimezone(UTC))
-    event.add(
-        "summary",
-        f"{session.skill.name} coaching: {session.coach.user.display_name} and "
-        f"{session.client.display_name}",
+def refund_settled(*, refund) -> None:
+    """The money of a refund has moved: how much, and where to."""
+    to = (refund.credit or refund.order).client if refund.top_up_id is None else refund.top_up.user
+    send_email_on_commit(
+        to=to,
+        subject=f"Refund of {format_money(refund.amount, refund.currency)}",
+        template="refund_settled",
+        context={"refund": refund, "url": reverse("payments:wallet")},
     )
-    event.add(
-        "description", "Join from the Sessions page on HSE: Enter room opens 15 minutes before."
-    )
-    calendar.add_component(event)
-    return calendar.to_ical()
-
-
-def booking_confirmation(*, session: Session) -> None:
-    invite = Attachment("session.ics", session_invite(session), "text/calendar")
-    url = reverse("sessions:detail", args=[session.pk])
-    for person, other in (
-        (session.client, session.coach.user),
-        (session.coach.user, session.client),
-    ):
-        send_email_on_commit(
-            to=person,
-            subject=f"Booked: {session.skill.name} with {other.display_name}",
-            template="booking_confirmation",
-            context={"session": session, "other": other, "url": url},
-            attachments=(invite,),
-        )

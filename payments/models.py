@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 
 from coaching.models import CoachProfile, Skill
+from hse.states import Event
+from ledger.models import Credit
 
 
 class Order(models.Model):
@@ -12,6 +14,8 @@ class Order(models.Model):
         PENDING = "pending", "Awaiting payment"
         PAID = "paid", "Paid"
         EXPIRED = "expired", "Expired"
+        REVIEW = "review", "Held for review"  # Stripe's amount or currency was not ours
+        REFUNDED = "refunded", "Refunded after review"
 
     class Method(models.TextChoices):
         STRIPE = "stripe", "Card (Stripe)"
@@ -44,6 +48,9 @@ class Order(models.Model):
     stripe_checkout_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_checkout_url = models.URLField(max_length=2000, blank=True)
     stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
+    # What Stripe reported it took, kept when that was not the order's price (review).
+    stripe_amount = models.BigIntegerField(null=True, blank=True)
+    stripe_currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
@@ -69,77 +76,11 @@ class Order(models.Model):
         return self.quantity * self.duration_minutes
 
 
-class Credit(models.Model):
-    """One paid session with a coach, to be scheduled (or already scheduled)."""
+class OrderEvent(Event):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
 
-    class Status(models.TextChoices):
-        AVAILABLE = "available", "Ready to schedule"
-        HELD = "held", "Held by a session request"
-        SCHEDULED = "scheduled", "Scheduled"
-        USED = "used", "Used"
-        REFUNDED = "refunded", "Refunded"
-
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="credits")
-    client = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credits"
-    )
-    coach = models.ForeignKey(CoachProfile, on_delete=models.PROTECT, related_name="credits")
-    skill = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="+")
-    duration_minutes = models.PositiveSmallIntegerField()
-    price_paid = models.PositiveIntegerField()
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["client", "coach", "status"])]
-
-    def __str__(self) -> str:
-        return f"{self.duration_minutes}-minute {self.skill} credit with {self.coach.user}"
-
-
-class WalletEntry(models.Model):
-    """One movement of a wallet. Rows are only ever added (the database refuses updates
-    and deletes); ``balance_after`` is the running balance, which may never be negative."""
-
-    class Reason(models.TextChoices):
-        TOP_UP = "top_up", "Top-up"
-        PAYMENT = "payment", "Payment"
-        REFUND = "refund", "Refund"
-        ADJUSTMENT = "adjustment", "Adjustment by an admin"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet_entries"
-    )
-    amount = models.IntegerField(help_text="Minor units; negative for a debit.")
-    currency = models.CharField(max_length=3)
-    balance_after = models.IntegerField()
-    reason = models.CharField(max_length=12, choices=Reason.choices)
-    order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    top_up = models.ForeignKey(
-        "payments.TopUp", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    refund = models.ForeignKey(
-        "payments.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    note = models.CharField(max_length=200, blank=True)
-    idempotency_key = models.CharField(max_length=120, unique=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-id"]
-        verbose_name_plural = "wallet entries"
-        indexes = [models.Index(fields=["user", "-id"])]
-        constraints = [
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="wallet_never_negative"),
-            models.CheckConstraint(condition=~Q(amount=0), name="wallet_entry_moves_money"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_reason_display()} {self.amount:+d} {self.currency}"
+    class Meta(Event.Meta):
+        pass
 
 
 class TopUp(models.Model):
@@ -147,6 +88,8 @@ class TopUp(models.Model):
         PENDING = "pending", "Awaiting payment"
         PAID = "paid", "Paid"
         EXPIRED = "expired", "Expired"
+        REVIEW = "review", "Held for review"
+        REFUNDED = "refunded", "Refunded after review"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="top_ups"
@@ -157,7 +100,10 @@ class TopUp(models.Model):
     stripe_checkout_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_checkout_url = models.URLField(max_length=2000, blank=True)
     stripe_payment_intent = models.CharField(max_length=255, blank=True)
+    stripe_amount = models.BigIntegerField(null=True, blank=True)
+    stripe_currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -167,27 +113,66 @@ class TopUp(models.Model):
         return f"Top-up #{self.pk}"
 
 
+class TopUpEvent(Event):
+    top_up = models.ForeignKey(TopUp, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(Event.Meta):
+        pass
+
+
 class Refund(models.Model):
-    """Money given back for a credit, exactly once per idempotency key."""
+    """Money given back, exactly once per idempotency key: to the wallet at once, or to the
+    card through Stripe by a task that runs after the decision commits and records what
+    Stripe answered. A failed card refund stays owed until an admin retries it."""
 
     class Kind(models.TextChoices):
         TO_WALLET = "wallet", "To the wallet"
-        TO_ORIGINAL = "original", "To the original payment"
+        TO_CARD = "card", "To the card (Stripe)"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SENT = "sent", "Sent to Stripe"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    credit = models.ForeignKey(Credit, on_delete=models.PROTECT, related_name="refunds")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    # What it gives back: a credit's price, or a whole payment held for review.
+    credit = models.ForeignKey(
+        Credit, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    top_up = models.ForeignKey(
+        TopUp, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     stripe_refund_id = models.CharField(max_length=255, blank=True)
     stripe_status = models.CharField(max_length=30, blank=True)
+    failure = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     idempotency_key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
     def __str__(self) -> str:
-        return f"Refund #{self.pk} ({self.get_kind_display()})"
+        return f"Refund #{self.pk} ({self.get_kind_display()}, {self.get_status_display()})"
+
+
+class RefundEvent(Event):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(Event.Meta):
+        pass
 
 
 class StripeEvent(models.Model):

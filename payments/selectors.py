@@ -1,7 +1,5 @@
-from django.db.models import QuerySet
-
 from accounts.models import User
-from payments.models import Order, WalletEntry
+from payments.models import Order
 from sessions_app.models import Session
 
 
@@ -22,7 +20,3 @@ def order_session(*, order: Order) -> Session | None:
         .select_related("coach__user", "skill", "survey")
         .first()
     )
-
-
-def wallet_history(*, user: User, limit: int = 50) -> QuerySet[WalletEntry]:
-    return WalletEntry.objects.filter(user=user).select_related("order")[:limit]

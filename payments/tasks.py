@@ -1,10 +1,12 @@
 from celery import shared_task
 from django.utils import timezone
 
-from sessions_app.services import holds_expire_due
+from payments import sweeps
+from payments.refunds import send_refund  # noqa: F401  (registered with the worker)
 
 
 @shared_task(name="payments.expire_holds")
 def expire_holds() -> int:
-    """Every minute: pending orders and checkout holds past their time are expired."""
-    return holds_expire_due(now=timezone.now())
+    """Every minute: pending orders and top-ups past their time expire, and held slots free."""
+    now = timezone.now()
+    return sweeps.holds_expire_due(now=now) + sweeps.top_ups_expire_due(now=now)

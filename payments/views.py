@@ -1,7 +1,6 @@
 import logging
 import uuid
 
-import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,11 +16,13 @@ from coaching.selectors import bookable_days, listed_coach_or_none
 from hse.http import redirect_htmx
 from hse.money import price_for_minutes
 from hse.templatetags.hse import utc_iso
-from payments import selectors, services, stripe_gateway
+from ledger.selectors import wallet_history
+from ledger.services import LedgerError, wallet_balance
+from payments import selectors, services, stripe_gateway, webhooks
 from payments.forms import CheckoutForm, TopUpForm
 from payments.models import Order, TopUp
+from sessions_app.booking import BookingError, SlotTaken
 from sessions_app.forms import SurveyForm
-from sessions_app.services import BookingError, SlotTaken
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         more_days = max(0, len(slot_days) - BUY_FIRST_DAYS)
         slot_days = slot_days[:BUY_FIRST_DAYS]
     ready = quantity is not None and (quantity > 1 or start is not None)
-    balance = services.wallet_balance(user=request.user) if ready else None
+    balance = wallet_balance(user=request.user) if ready else None
     return {
         "coach": coach,
         "skills": skills,
@@ -123,7 +124,7 @@ def buy(request, coach_id: int):
     coach = _coach_or_404(coach_id)
     if not request.user.is_client:
         messages.error(request, "Only client accounts can buy sessions.")
-        return redirect("coaching:coach_detail", coach_id=coach.pk)
+        return redirect("marketplace:coach_detail", coach_id=coach.pk)
     return _render_buy(request, _buy_context(request, coach))
 
 
@@ -153,13 +154,12 @@ def checkout(request, coach_id: int):
             starts_at=data["start"] if data["quantity"] == 1 else None,
             now=now,
             token=data["token"] or None,
-            pay_from_wallet=True,
         )
     except SlotTaken as error:
         context = _buy_context(request, coach, error=str(error))
         context["start"], context["ready"] = None, False
         return _render_buy(request, context)
-    except (BookingError, services.PaymentError) as error:
+    except (BookingError, services.PaymentError, LedgerError) as error:
         return _render_buy(request, _buy_context(request, coach, error=str(error)))
 
     # A wallet order is paid by order_start (a short wallet raises above); so is the order an
@@ -198,8 +198,8 @@ def wallet(request):
     if request.GET.get("topup", "").isdecimal():
         top_up = TopUp.objects.filter(user=request.user, pk=int(request.GET["topup"])).first()
     context = {
-        "balance": services.wallet_balance(user=request.user),
-        "entries": selectors.wallet_history(user=request.user),
+        "balance": wallet_balance(user=request.user),
+        "entries": wallet_history(user=request.user),
         "form": TopUpForm(),
         "top_up": top_up,
         "test_mode": settings.STRIPE_TEST_MODE,
@@ -217,15 +217,15 @@ def top_up(request):
     error = ""
     if form.is_valid():
         try:
-            top_up = services.topup_start(user=request.user, amount=form.cleaned_data["amount"])
-            return redirect_htmx(
-                request, services.topup_checkout_url(top_up=top_up, now=timezone.now())
+            top_up = services.topup_start(
+                user=request.user, amount=form.cleaned_data["amount"], now=timezone.now()
             )
+            return redirect_htmx(request, services.topup_checkout_url(top_up=top_up))
         except (services.PaymentError, stripe_gateway.PaymentsUnavailable) as failure:
             error = str(failure)
     context = {
-        "balance": services.wallet_balance(user=request.user),
-        "entries": selectors.wallet_history(user=request.user),
+        "balance": wallet_balance(user=request.user),
+        "entries": wallet_history(user=request.user),
         "form": form,
         "form_error": error,
         "test_mode": settings.STRIPE_TEST_MODE,
@@ -236,17 +236,17 @@ def top_up(request):
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
-    """Stripe's only way in: verified by signature, acted on once per event id."""
+    """Stripe's only way in: verified by signature, acted on once per event id. Anything
+    else answers 400 with its reason and changes nothing (Stripe retries only 5xx and
+    time-outs, so a 400 is final)."""
+    now = timezone.now()
     try:
-        event = stripe_gateway.event_construct(
-            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+        event_id, event_type, obj = stripe_gateway.event_verify(
+            payload=request.body,
+            signature=request.headers.get("Stripe-Signature", ""),
+            now=now.timestamp(),
         )
-    except (ValueError, stripe.SignatureVerificationError):
-        return HttpResponseBadRequest("invalid payload or signature")
-    services.stripe_event_process(
-        event_id=event["id"],
-        event_type=event["type"],
-        obj=event["data"]["object"].to_dict(),
-        now=timezone.now(),
-    )
-    return HttpResponse("ok")
+        webhooks.stripe_event_process(event_id=event_id, event_type=event_type, obj=obj, now=now)
+    except stripe_gateway.BadEvent as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain")
+    return HttpResponse("ok", content_type="text/plain")

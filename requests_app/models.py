@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from coaching.models import CoachProfile, Skill, own_coach_ids
+from hse.states import Event
 
 
 class SessionRequestQuerySet(models.QuerySet):
@@ -57,7 +58,7 @@ class SessionRequest(models.Model):
         help_text="Set for a reschedule: the session that moves if this is accepted.",
     )
     credit = models.ForeignKey(
-        "payments.Credit",
+        "ledger.Credit",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -141,20 +142,10 @@ class Proposal(models.Model):
         return f"Proposal for request {self.request_id} at {self.starts_at:%Y-%m-%d %H:%M}"
 
 
-class RequestEvent(models.Model):
-    """Append-only log: who, when, from, to, why."""
+class RequestEvent(Event):
+    """Append-only log of every change of a request's state."""
 
     request = models.ForeignKey(SessionRequest, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField()
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10)
-    why = models.CharField(max_length=200)
 
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status or '∅'} → {self.to_status}: {self.why}"
+    class Meta(Event.Meta):
+        pass

@@ -1,10 +1,9 @@
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
-from coaching.models import CoachProfile
-from payments.models import Credit
+from ledger.models import Credit
 from requests_app.models import SessionRequest
 
 
@@ -68,5 +67,8 @@ def credit_kinds(*, client: User) -> list[tuple[str, str]]:
     ]
 
 
-def coach_profile_of(user: User) -> CoachProfile | None:
-    return CoachProfile.objects.filter(user=user).first()
+def requests_busy(people: Q, during: Q, ignore: int | None) -> QuerySet[SessionRequest]:
+    """The busy-time source of open requests (``coaching.selectors``): an open proposal
+    holds its time for both people until its deadline."""
+    requests = SessionRequest.objects.open_until().filter(people, during)
+    return requests.exclude(pk=ignore) if ignore is not None else requests

@@ -13,30 +13,42 @@ from django.db.models import Exists, OuterRef, Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from hse.emails import notify_later
-from hse.sweeps import bulk_transition, in_locked_batches
-from payments.models import Credit, Order
-from payments.services import PaymentError
+from hse.rules import listed
+from hse.states import Machine
+from hse.sweeps import in_locked_batches
+from ledger import services as ledger
+from ledger.models import Credit
+from payments.models import Order
+from payments.services import PaymentError, order_start
 from requests_app import emails
 from requests_app.models import Proposal, RequestEvent, SessionRequest
 from requests_app.policy import RequestPolicyError, response_deadline
-from sessions_app import services as booking
-from sessions_app.models import Session, SessionEvent
+from sessions_app import booking
+from sessions_app import emails as session_emails
+from sessions_app.models import Session
 from sessions_app.selectors import forget_pending_counts
 
 Status = SessionRequest.Status
 
-# The machine, declared once: action -> (states it may start from, state it leads to).
-TRANSITIONS = {
-    "adjust": ((Status.PENDING,), Status.PENDING),
-    "accept": ((Status.PENDING,), Status.ACCEPTED),
-    "reject": ((Status.PENDING,), Status.REJECTED),
-    "cancel": ((Status.PENDING,), Status.CANCELLED),
-    "expire": ((Status.PENDING,), Status.EXPIRED),
-}
-
 
 class RequestError(Exception):
     """A request rule was broken; the message is for people."""
+
+
+# The request's machine: action -> (states it may start from, state it leads to).
+REQUEST = Machine(
+    transitions={
+        "adjust": ((Status.PENDING,), Status.PENDING),
+        "accept": ((Status.PENDING,), Status.ACCEPTED),
+        "reject": ((Status.PENDING,), Status.REJECTED),
+        "cancel": ((Status.PENDING,), Status.CANCELLED),
+        "expire": ((Status.PENDING,), Status.EXPIRED),
+    },
+    event=RequestEvent,
+    link="request",
+    error=RequestError,
+    refused="This request is already {state}.",
+)
 
 
 class RequestExpired(RequestError):
@@ -52,17 +64,8 @@ def role_of(user: User, request: SessionRequest) -> str:
 
 
 def _transition(request: SessionRequest, action: str, *, by: User | None, now: datetime, why: str):
-    sources, target = TRANSITIONS[action]
-    if request.status not in sources:
-        raise RequestError(f"This request is already {request.get_status_display().lower()}.")
-    before = request.status
-    request.status = target
-    if target != Status.PENDING:
-        request.closed_at = now
-    request.save()
-    RequestEvent.objects.create(
-        request=request, at=now, by=by, from_status=before, to_status=target, why=why
-    )
+    closed = {} if REQUEST.transitions[action][1] == Status.PENDING else {"closed_at": now}
+    REQUEST.move(request, action, by=by, now=now, why=why, **closed)
     forget_pending_counts(request.client_id, request.coach.user_id)
 
 
@@ -74,16 +77,15 @@ def _lock(request: SessionRequest) -> SessionRequest:
     )
 
 
-def _release_credit(request: SessionRequest) -> None:
+def _release_credit(request: SessionRequest, *, by: User | None, now: datetime, why: str):
     if request.credit_id:
-        Credit.objects.filter(pk=request.credit_id, status=Credit.Status.HELD).update(
-            status=Credit.Status.AVAILABLE
-        )
+        ledger.credit_release(credit=request.credit, by=by, now=now, why=why)
 
 
 def _expire_locked(request: SessionRequest, *, now: datetime) -> None:
-    _transition(request, "expire", by=None, now=now, why="not answered by the deadline")
-    _release_credit(request)
+    why = "not answered by the deadline"
+    _transition(request, "expire", by=None, now=now, why=why)
+    _release_credit(request, by=None, now=now, why=f"request #{request.pk} {why}")
     emails.request_expired(request=request)
 
 
@@ -99,25 +101,12 @@ def clients_of_coach(*, coach: CoachProfile):
     return User.objects.filter(Q(Exists(bought)) | Q(Exists(had))).order_by("display_name")
 
 
-def coaches_of_client(*, client: User):
-    """Coaches the client has bought from or met."""
-    bought = Order.objects.filter(client=client, coach=OuterRef("pk"), status=Order.Status.PAID)
-    had = Session.objects.filter(client=client, coach=OuterRef("pk")).exclude(
-        status__in=Session.FREE_STATUSES
-    )
-    return (
-        CoachProfile.objects.filter(Q(Exists(bought)) | Q(Exists(had)))
-        .select_related("user")
-        .order_by("user__display_name")
-    )
-
-
 # --- Propose and adjust ----------------------------------------------------------------------
 
 
 def _check_time(*, starts_at: datetime, duration_minutes: int) -> None:
     if duration_minutes not in settings.HSE_SESSION_DURATIONS:
-        raise RequestError("Sessions last 30, 45 or 60 minutes.")
+        raise RequestError(f"Sessions last {listed(settings.HSE_SESSION_DURATIONS)} minutes.")
     grid = settings.HSE_SLOT_GRID_MINUTES
     if starts_at.second or starts_at.microsecond or starts_at.minute % grid:
         raise RequestError(f"Pick a start on the {grid}-minute grid (e.g. 14:00, 14:15).")
@@ -130,18 +119,12 @@ def _deadline(*, sent_at: datetime, starts_at: datetime, role: str) -> datetime:
         raise RequestError(str(error)) from None
 
 
-def _check_free(request_like, *, starts_at, duration_minutes, now, ignore_request_id=None):
+def _check_free(*, coach, client, starts_at, duration_minutes, now, ignore) -> None:
     try:
-        booking._check_free(
-            coach=request_like["coach"],
-            client=request_like["client"],
-            starts_at=starts_at,
-            duration_minutes=duration_minutes,
-            now=now,
-            within_availability=False,
-            ignore_request_id=ignore_request_id,
-            ignore_session_id=request_like.get("target_session_id"),
-        )
+        booking.proposal_check(
+            coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
+            now=now, ignore=ignore,
+        )  # fmt: skip
     except booking.SlotTaken as error:
         raise RequestError(str(error)) from None
 
@@ -201,10 +184,10 @@ def request_propose(
 
         _check_time(starts_at=starts_at, duration_minutes=duration_minutes)
         deadline = _deadline(sent_at=now, starts_at=starts_at, role=role)
-        parties = {"coach": coach, "client": client}
-        if target_session is not None:
-            parties["target_session_id"] = target_session.pk
-        _check_free(parties, starts_at=starts_at, duration_minutes=duration_minutes, now=now)
+        _check_free(
+            coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
+            now=now, ignore={"sessions": target_session.pk} if target_session else {},
+        )  # fmt: skip
 
         request = SessionRequest.objects.create(
             coach=coach,
@@ -221,16 +204,12 @@ def request_propose(
             created_at=now,
         )
         if credit is not None:
-            Credit.objects.filter(pk=credit.pk).update(status=Credit.Status.HELD)
+            ledger.credit_hold(credit=credit, by=by, now=now, why=f"request #{request.pk}")
         _record_proposal(request)
-        RequestEvent.objects.create(
-            request=request,
-            at=now,
-            by=by,
-            from_status="",
-            to_status=Status.PENDING,
+        REQUEST.record(
+            request, "propose", by=by, now=now,
             why="reschedule proposed" if target_session else "proposed",
-        )
+        )  # fmt: skip
         forget_pending_counts(request.client_id, request.coach.user_id)
         emails.request_received(request=request)
     return request
@@ -292,14 +271,12 @@ def request_adjust(
             )
         _check_time(starts_at=starts_at, duration_minutes=duration)
         deadline = _deadline(sent_at=now, starts_at=starts_at, role=role)
-        parties = {
-            "coach": request.coach,
-            "client": request.client,
-            "target_session_id": request.target_session_id,
-        }
+        ignore = {"requests": request.pk}
+        if request.target_session_id:
+            ignore["sessions"] = request.target_session_id
         _check_free(
-            parties, starts_at=starts_at, duration_minutes=duration, now=now,
-            ignore_request_id=request.pk,
+            coach=request.coach, client=request.client, starts_at=starts_at,
+            duration_minutes=duration, now=now, ignore=ignore,
         )  # fmt: skip
         request.starts_at = starts_at
         request.duration_minutes = duration
@@ -336,7 +313,7 @@ def request_accept(
             raise RequestError(
                 "That time is no longer free for both of you. Propose another time."
             ) from None
-        except (booking.BookingError, PaymentError) as error:
+        except (booking.BookingError, PaymentError, ledger.LedgerError) as error:
             raise RequestError(str(error)) from None
         _transition(request, "accept", by=by, now=now, why="accepted")
         emails.request_accepted(request=request)
@@ -345,42 +322,10 @@ def request_accept(
 
 
 def _move_session(request: SessionRequest, *, by: User, now: datetime) -> Session:
-    session = Session.objects.select_for_update().get(pk=request.target_session_id)
-    if session.status != Session.Status.SCHEDULED:
-        raise RequestError("The session can no longer be moved.")
-    booking._check_free(
-        coach=request.coach,
-        client=request.client,
-        starts_at=request.starts_at,
-        duration_minutes=session.duration_minutes,
-        now=now,
-        within_availability=False,
-        ignore_session_id=session.pk,
-        count_requests=False,
-    )
-    old = session.starts_at
-    session.starts_at, session.ends_at = request.starts_at, request.ends_at
-    # The reminders and the late notice belong to the new time.
-    session.reminder_day_sent_at = session.reminder_soon_sent_at = None
-    session.coach_late_notified_at = None
-    session.save(
-        update_fields=[
-            "starts_at",
-            "ends_at",
-            "reminder_day_sent_at",
-            "reminder_soon_sent_at",
-            "coach_late_notified_at",
-        ]
-    )
-    SessionEvent.objects.create(
-        session=session,
-        at=now,
-        by=by,
-        from_status=session.status,
-        to_status=session.status,
-        why=f"moved from {old:%Y-%m-%d %H:%M} UTC by request #{request.pk}",
-    )
-    return session
+    return booking.session_reschedule(
+        session=request.target_session, starts_at=request.starts_at, by=by, now=now,
+        why=f"request #{request.pk}",
+    )  # fmt: skip
 
 
 def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> None:
@@ -400,22 +345,13 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
         )
     if credit is not None:
         request.session = booking.session_reserve(
-            coach=request.coach,
-            client=request.client,
-            skill=request.skill,
-            duration_minutes=request.duration_minutes,
-            starts_at=request.starts_at,
-            now=now,
-            credit=credit,
-            by=by,
-            within_availability=False,
-            accepted_request_id=request.pk,
-        )
-        Credit.objects.filter(pk=credit.pk).update(status=Credit.Status.SCHEDULED)
+            coach=request.coach, client=request.client, skill=request.skill,
+            duration_minutes=request.duration_minutes, starts_at=request.starts_at, now=now,
+            credit=credit, by=by, agreed=True,
+        )  # fmt: skip
+        ledger.credit_schedule(credit=credit, by=by, now=now, why=f"request #{request.pk}")
         request.credit = credit
-        from payments import emails as payment_emails
-
-        payment_emails.booking_confirmation(session=request.session)
+        session_emails.booking_confirmation(session=request.session)
         return
     if by.pk != request.client_id:
         # Only the client may start (and pay for) a purchase of their own.
@@ -423,23 +359,13 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
             f"{request.client.display_name} has no free session of this kind: they accept "
             "it themselves and pay for it."
         )
-    from payments.services import order_start
-
     # A wallet order is paid in the same transaction as the acceptance: a short wallet
     # undoes both.
     request.order = order_start(
-        client=request.client,
-        coach=request.coach,
-        skill=request.skill,
-        duration_minutes=request.duration_minutes,
-        quantity=1,
-        method=method,
-        starts_at=request.starts_at,
-        now=now,
-        within_availability=False,
-        accepted_request_id=request.pk,
-        pay_from_wallet=True,
-    )
+        client=request.client, coach=request.coach, skill=request.skill,
+        duration_minutes=request.duration_minutes, quantity=1, method=method,
+        starts_at=request.starts_at, now=now, agreed=True,
+    )  # fmt: skip
 
 
 def request_reject(*, request: SessionRequest, by: User, now: datetime) -> SessionRequest:
@@ -447,7 +373,7 @@ def request_reject(*, request: SessionRequest, by: User, now: datetime) -> Sessi
         if by.pk != request.receiver_id():
             raise RequestError("Only the person the request was sent to can reject it.")
         _transition(request, "reject", by=by, now=now, why="rejected")
-        _release_credit(request)
+        _release_credit(request, by=by, now=now, why=f"request #{request.pk} rejected")
         emails.request_rejected(request=request)
 
     return _answer("reject", request, now=now, work=work)
@@ -458,7 +384,7 @@ def request_cancel(*, request: SessionRequest, by: User, now: datetime) -> Sessi
         if by.pk != request.proposed_by_id:
             raise RequestError("Only the person who sent the request can cancel it.")
         _transition(request, "cancel", by=by, now=now, why="cancelled by the sender")
-        _release_credit(request)
+        _release_credit(request, by=by, now=now, why=f"request #{request.pk} cancelled")
         emails.request_cancelled(request=request)
 
     return _answer("cancel", request, now=now, work=work)
@@ -476,24 +402,23 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
     )
 
     def handle(rows):
-        ids = [pk for pk, _ in rows]
-        sources, target = TRANSITIONS["expire"]
-        expired = bulk_transition(
-            SessionRequest, RequestEvent, link="request_id", ids=ids, sources=sources,
-            target=target, now=now, why="not answered by the deadline", closed_at=now,
-        )  # fmt: skip
-        held = [credit for _, credit in rows if credit]
-        Credit.objects.filter(pk__in=held, status=Credit.Status.HELD).update(
-            status=Credit.Status.AVAILABLE
+        why = "not answered by the deadline"
+        expired = REQUEST.move_many(
+            [pk for pk, _ in rows], "expire", now=now, why=why, closed_at=now
         )
-        notify_later(emails.requests_expired, ids=ids)
-        return expired
+        moved = set(expired)
+        ledger.credits_release_many(
+            ids=[credit for pk, credit in rows if credit and pk in moved], now=now, why=why
+        )
+        notify_later(emails.requests_expired, ids=expired)
+        return len(expired)
 
     return in_locked_batches(due, handle, batch=batch)
 
 
 def requests_close_for_session(*, session: Session, by: User, now: datetime) -> int:
-    """A cancelled session takes its open reschedule requests with it."""
+    """A cancelled session takes its open reschedule requests with it
+    (``sessions_app.signals.session_cancelled``)."""
     closed = 0
     for request in (
         SessionRequest.objects.select_for_update(of=("self",))

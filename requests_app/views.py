@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -8,9 +8,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coaching.models import CoachProfile, Skill
 from hse.http import redirect_htmx
+from ledger.models import Credit
 from payments import services as payments
 from payments import stripe_gateway
-from payments.models import Credit, Order
+from payments.models import Order
 from requests_app import selectors, services
 from requests_app.forms import AdjustForm, ClientProposeForm, CoachProposeForm, RescheduleForm
 from sessions_app.models import Session
@@ -28,12 +29,11 @@ def _from_sidebar(request) -> bool:
 
 
 def _after_action(request, session_request, *, redirect_to: str | None = None):
-    """Back to where the action came from: the pending-actions panel (re-rendered, with
-    the header's count swapped out of band) or the request's page."""
+    """Back to where the action came from: the pending-actions panel (htmx follows the
+    redirect in place, and the panel comes back with the header's count swapped out of
+    band) or the request's page."""
     if _from_sidebar(request):
-        from sessions_app.views import pending_panel
-
-        return pending_panel(request)
+        return HttpResponseRedirect(reverse("marketplace:pending"), status=303)
     return redirect_htmx(
         request, redirect_to or reverse("requests:detail", args=[session_request.pk])
     )

@@ -1,8 +1,12 @@
 """Emails about sessions, to each person in their own zone, after the commit."""
 
-from django.urls import reverse
+from datetime import UTC
 
-from hse.emails import bulk_notifier, send_email_on_commit
+from django.conf import settings
+from django.urls import reverse
+from icalendar import Calendar, Event
+
+from hse.emails import Attachment, bulk_notifier, send_email_on_commit
 from sessions_app.models import Session
 
 
@@ -78,6 +82,47 @@ def report_decided(*, session: Session, report) -> None:
         kind="report_decided",
         report=report,
     )
+
+
+def session_invite(session: Session) -> bytes:
+    """An iCalendar invitation; instants in UTC, so every calendar shows its own zone."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//HSE coaching//hse//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    event = Event()
+    event.add("uid", f"session-{session.pk}@hse")
+    event.add("dtstamp", session.created_at.astimezone(UTC))
+    event.add("dtstart", session.starts_at.astimezone(UTC))
+    event.add("dtend", session.ends_at.astimezone(UTC))
+    event.add(
+        "summary",
+        f"{session.skill.name} coaching: {session.coach.user.display_name} and "
+        f"{session.client.display_name}",
+    )
+    event.add(
+        "description",
+        "Join from the Sessions page on HSE: Enter room opens "
+        f"{settings.HSE_ROOM_OPENS_MINUTES_BEFORE} minutes before.",
+    )
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def booking_confirmation(*, session: Session) -> None:
+    invite = Attachment("session.ics", session_invite(session), "text/calendar")
+    url = reverse("sessions:detail", args=[session.pk])
+    for person, other in (
+        (session.client, session.coach.user),
+        (session.coach.user, session.client),
+    ):
+        send_email_on_commit(
+            to=person,
+            subject=f"Booked: {session.skill.name} with {other.display_name}",
+            template="booking_confirmation",
+            context={"session": session, "other": other, "url": url},
+            attachments=(invite,),
+        )
 
 
 # --- For the sweeps: one notice per batch, written out by the worker --------------------------

@@ -1,5 +1,7 @@
 from django import forms
 
+from sessions_app.models import Report
+
 
 class SurveyForm(forms.Form):
     goals = forms.CharField(
@@ -35,9 +37,7 @@ class ConfirmForm(forms.Form):
 
 
 class ReportForm(forms.Form):
-    from sessions_app.models import Report as _Report
-
-    reason = forms.ChoiceField(label="What went wrong?", choices=_Report.Reason.choices)
+    reason = forms.ChoiceField(label="What went wrong?", choices=Report.Reason.choices)
     details = forms.CharField(
         label="Details", max_length=4000, widget=forms.Textarea(attrs={"rows": 5})
     )

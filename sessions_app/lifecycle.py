@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from sessions_app.models import Session
+from hse.states import Machine
+from sessions_app.models import Report, ReportEvent, Session, SessionEvent
 
 S = Session.Status
 
-# The machine, declared once: action -> (states it may start from, state it leads to).
+# The session's machine: action -> (states it may start from, state it leads to).
 TRANSITIONS = {
+    "pay": ((S.HELD,), S.SCHEDULED),
+    "lapse": ((S.HELD,), S.EXPIRED),
     "start": ((S.SCHEDULED,), S.IN_PROGRESS),
     "end": ((S.IN_PROGRESS,), S.ENDED),
     "auto_end": ((S.SCHEDULED, S.IN_PROGRESS), S.ENDED),
@@ -25,6 +28,35 @@ TRANSITIONS = {
     "decline": ((S.REPORTED,), S.REPORT_DECLINED),
     "cancel": ((S.SCHEDULED,), S.CANCELLED),
 }
+
+
+class BookingError(Exception):
+    """A session rule was broken; the message is for people."""
+
+
+SESSION = Machine(
+    transitions=TRANSITIONS,
+    event=SessionEvent,
+    link="session",
+    error=BookingError,
+    refused="This session is {state}.",
+)
+
+R = Report.State
+
+# A report's machine: an admin's decision closes it.
+REPORT = Machine(
+    transitions={
+        "refund": ((R.OPEN,), R.REFUNDED),
+        "return_credit": ((R.OPEN,), R.CREDIT_RETURNED),
+        "decline": ((R.OPEN,), R.DECLINED),
+    },
+    event=ReportEvent,
+    link="report",
+    error=BookingError,
+    refused="This report is {state}.",
+    field="state",
+)
 
 
 def room_opens_at(session: Session) -> datetime:
@@ -66,6 +98,11 @@ class Phase:
     can_confirm: bool
     can_cancel: bool
     client_keeps_credit_on_cancel: bool
+
+    @property
+    def status_label(self) -> str:
+        """The status as people read it ("In progress")."""
+        return S(self.status).label
 
 
 def phase(session: Session, now: datetime) -> Phase:

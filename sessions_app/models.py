@@ -1,15 +1,16 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, When
 
 from coaching.models import CoachProfile, Skill, own_coach_ids
+from hse.states import Event
 
 
 def coach_late_q(now) -> Q:
     """Scheduled sessions whose coach has not started them HSE_COACH_LATE_MINUTES after the
     start, and that the clock has not ended yet (Report is open to the client)."""
-    from datetime import timedelta
-
     return Q(
         status=Session.Status.SCHEDULED,
         starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
@@ -86,7 +87,7 @@ class Session(models.Model):
     # The credit that pays for it. A credit returned after a cancellation may pay for a
     # later session too, so several rows can name one credit; only one of them is live.
     credit = models.ForeignKey(
-        "payments.Credit", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+        "ledger.Credit", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -220,23 +221,20 @@ class Signal(models.Model):
         return f"{self.kind} from {self.sender_id} in session {self.session_id}"
 
 
-class SessionEvent(models.Model):
-    """Append-only log of every state change: who, when, from, to, why."""
+class SessionEvent(Event):
+    """Append-only log of every change of a session's state (and of its moves in time)."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField()
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=12, blank=True)
-    to_status = models.CharField(max_length=12)
-    why = models.CharField(max_length=200)
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(Event.Meta):
+        pass
 
-    def __str__(self) -> str:
-        return f"{self.from_status or '∅'} → {self.to_status}: {self.why}"
+
+class ReportEvent(Event):
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(Event.Meta):
+        pass
 
 
 class PreSessionSurvey(models.Model):

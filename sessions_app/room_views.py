@@ -1,8 +1,9 @@
 """The session page's lobby and room, confirm and report: one view per intent."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,14 +14,11 @@ from sessions_app import services
 from sessions_app.forms import ConfirmForm, ReportForm
 from sessions_app.lifecycle import phase, room_opens_at
 from sessions_app.models import Session
+from sessions_app.signalling import last_signal_id
 from sessions_app.views import _session_or_404
 
 
 def _room_context(request, session: Session) -> dict:
-    from django.conf import settings
-
-    from sessions_app.signalling import last_signal_id
-
     now = timezone.now()
     info = phase(session, now)
     is_coach = session.coach.user_id == request.user.pk
@@ -129,8 +127,6 @@ def end(request, session_id: int):
 
 
 def _client_only(request, session: Session) -> None:
-    from django.http import Http404
-
     if session.client_id != request.user.pk:
         raise Http404("Only the client confirms or reports a session.")
 

@@ -5,13 +5,10 @@ from sessions_app import call_views, room_views, views
 app_name = "sessions"
 urlpatterns = [
     path("", views.session_list, name="list"),
-    path("pending/", views.pending, name="pending"),
-    path("calendar/", views.calendar, name="calendar"),
     path("<int:session_id>/", views.session_detail, name="detail"),
     path("<int:session_id>/survey/", views.survey, name="survey"),
     path("schedule/<int:credit_id>/", views.schedule, name="schedule"),
     path("past/", views.past, name="past"),
-    path("dashboard/", views.dashboard, name="dashboard"),
     path("<int:session_id>/room/", room_views.room, name="room"),
     path("<int:session_id>/signals/", call_views.signals, name="signals"),
     path("<int:session_id>/start/", room_views.start, name="start"),

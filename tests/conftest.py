@@ -159,14 +159,14 @@ def _webhook_secret(settings):
 def session(alice, bob, leadership):
     """Alice's 60-minute session with Bob at T (Monday 30 Nov 2026, 09:00 New York),
     paid from her wallet five days before."""
-    from payments.services import _wallet_post, order_pay_with_wallet, order_start
+    from ledger.services import wallet_post
+    from payments.services import order_start
     from sessions_app.models import Session
     from tests.test_session_lifecycle import BOOKED_AT, T
 
-    _wallet_post(user=alice, amount=10000, reason="top_up", idempotency_key="fund", now=BOOKED_AT)
-    order = order_start(
+    wallet_post(user=alice, amount=10000, reason="top_up", key="fund", now=BOOKED_AT)
+    order_start(
         client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
         method="wallet", starts_at=T, now=BOOKED_AT,
     )  # fmt: skip
-    order_pay_with_wallet(order=order, now=BOOKED_AT)
     return Session.objects.get()

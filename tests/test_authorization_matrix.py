@@ -15,9 +15,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from coaching.models import TimeOff
-from payments.services import _wallet_post, order_pay_with_wallet, order_start
+from ledger import services as ledger
+from ledger.services import wallet_post
+from payments.services import order_start
 from requests_app.services import request_propose
-from sessions_app import services as sessions
+from sessions_app import booking
 from tests.factories import CoachFactory, SkillFactory, UserFactory
 
 ANON, CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF = (
@@ -30,7 +32,7 @@ ANON, CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF = (
 )
 PEOPLE = (CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF)
 ACTORS = (ANON, *PEOPLE)
-OUR_APPS = ("accounts", "coaching", "payments", "sessions", "requests")
+OUR_APPS = ("accounts", "coaching", "payments", "sessions", "requests", "marketplace")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ A_SIDE = (CLIENT_A, COACH_A)
 MATRIX = {
     "healthz": (None, rule(*ACTORS, public=True), PUBLIC_NO_POST),
     "coaching:catalog": (None, rule(*ACTORS, public=True), PUBLIC_NO_POST),
-    "coaching:coach_detail": ("coach", rule(*ACTORS, public=True), PUBLIC_NO_POST),
+    "marketplace:coach_detail": ("coach", rule(*ACTORS, public=True), PUBLIC_NO_POST),
     "coaching:profile_edit": (None, rule(*COACHES), rule(*COACHES)),
     "coaching:availability": (None, rule(*COACHES), not_allowed_for(*COACHES)),
     "coaching:window_add": (None, not_allowed_for(*COACHES), rule(*COACHES)),
@@ -90,10 +92,10 @@ MATRIX = {
         Rule(allowed=frozenset(ACTORS), public=True, codes={a: 400 for a in ACTORS}),
     ),
     "sessions:list": (None, rule(*SIGNED_IN), NOT_ALLOWED),
-    "sessions:pending": (None, rule(*SIGNED_IN), NOT_ALLOWED),
-    "sessions:calendar": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "marketplace:pending": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "marketplace:calendar": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "sessions:past": (None, rule(*SIGNED_IN), NOT_ALLOWED),
-    "sessions:dashboard": (None, rule(*COACHES), NOT_ALLOWED),
+    "marketplace:dashboard": (None, rule(*COACHES), NOT_ALLOWED),
     "sessions:detail": ("session", rule(*A_SIDE), NOT_ALLOWED),
     "sessions:survey": ("session", rule(CLIENT_A), rule(CLIENT_A)),
     "sessions:schedule": ("credit", rule(CLIENT_A), rule(CLIENT_A)),
@@ -149,7 +151,7 @@ def world(db):
     carol = UserFactory(display_name="Carol")
     sam = UserFactory(display_name="Sam", is_staff=True, is_superuser=True)
     now = timezone.now()
-    _wallet_post(user=alice, amount=100_000, reason="top_up", idempotency_key="fund", now=now)
+    wallet_post(user=alice, amount=100_000, reason="top_up", key="fund", now=now)
     order = order_start(
         client=alice,
         coach=bob,
@@ -159,14 +161,14 @@ def world(db):
         method="wallet",
         now=now,
     )
-    order_pay_with_wallet(order=order, now=now)
     credits = list(alice.credits.all())
     start = (now - timedelta(minutes=10)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 15)
-    session = sessions.session_reserve(
+    session = booking.session_reserve(
         coach=bob, client=alice, skill=skill, duration_minutes=60, starts_at=start,
-        now=start - timedelta(days=1), credit=credits[0], within_availability=False,
+        now=start - timedelta(days=1), credit=credits[0], agreed=True,
     )  # fmt: skip
+    ledger.credit_schedule(credit=credits[0], by=alice, now=now, why="the running session")
     later = (now + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
     request = request_propose(by=alice, coach=bob, client=alice, starts_at=later, now=now)
     objects = {

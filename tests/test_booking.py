@@ -10,8 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from coaching.selectors import bookable_slots
 from payments.models import Order
 from payments.services import order_start
+from payments.sweeps import holds_expire_due
+from sessions_app.booking import SlotTaken, session_reserve
 from sessions_app.models import Session, SessionEvent
-from sessions_app.services import SlotTaken, holds_expire_due, session_reserve
 from tests.factories import UserFactory
 from tests.payments_fixtures import NINE_AM, NOW
 from tests.waiting import PATIENCE, wait_for
@@ -19,7 +20,7 @@ from tests.waiting import PATIENCE, wait_for
 pytestmark = pytest.mark.django_db
 
 
-def start_single(client, coach, skill, *, at=NINE_AM, method="wallet", now=NOW):
+def start_single(client, coach, skill, *, at=NINE_AM, method="stripe", now=NOW):
     return order_start(
         client=client,
         coach=coach,
@@ -129,7 +130,7 @@ def test_the_sweep_catches_up_on_many_overdue_holds(bob, leadership):
 @pytest.mark.parametrize("bad", ["coach", "duration", "quantity", "outside"])
 def test_bad_orders_are_refused_and_hold_nothing(alice, bob, leadership, bad):
     from payments.services import PaymentError
-    from sessions_app.services import BookingError
+    from sessions_app.lifecycle import BookingError
 
     kwargs = dict(
         client=alice,
@@ -223,7 +224,7 @@ def test_twenty_threads_booking_the_same_slot_leave_exactly_one_order(bob, leade
 
 
 def test_session_reserve_refuses_a_client_booking_themselves_as_coach(bob, leadership):
-    from sessions_app.services import BookingError
+    from sessions_app.lifecycle import BookingError
 
     with pytest.raises(BookingError):
         session_reserve(
@@ -243,9 +244,9 @@ def test_one_buy_form_sent_many_times_at_once_buys_once_and_says_so_each_time(
 ):
     """A double click on "Pay from wallet" for a single session: the copies that wait for
     the first one's slot answer with its order, not with "this time was just taken"."""
-    from payments.services import _wallet_post, wallet_balance
+    from ledger.services import wallet_balance, wallet_post
 
-    _wallet_post(user=alice, amount=100000, reason="top_up", idempotency_key="t", now=NOW)
+    wallet_post(user=alice, amount=100000, reason="top_up", key="t", now=NOW)
     copies = 8
     barrier = threading.Barrier(copies)
     outcomes = []
@@ -256,7 +257,6 @@ def test_one_buy_form_sent_many_times_at_once_buys_once_and_says_so_each_time(
             order = order_start(
                 client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
                 method="wallet", starts_at=NINE_AM, now=NOW, token="one-form",
-                pay_from_wallet=True,
             )  # fmt: skip
             outcomes.append(order.pk)
         except Exception as error:  # SlotTaken here would tell the buyer a lie

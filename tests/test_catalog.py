@@ -117,7 +117,7 @@ def test_catalog_query_count_does_not_grow_with_coaches(
 def test_coach_page_shows_slots_in_the_signed_in_viewers_zone(client, alice, bob):
     client.force_login(alice)
 
-    response = client.get(reverse("coaching:coach_detail", args=[bob.pk]))
+    response = client.get(reverse("marketplace:coach_detail", args=[bob.pk]))
 
     body = response.content.decode()
     assert "Europe/Berlin (CET)" in body
@@ -135,7 +135,7 @@ def test_coach_page_shows_slots_in_the_signed_in_viewers_zone(client, alice, bob
 def test_anonymous_visitors_see_their_browsers_zone(client, bob):
     client.cookies[BROWSER_ZONE_COOKIE] = "Asia/Tokyo"
 
-    response = client.get(reverse("coaching:coach_detail", args=[bob.pk]))
+    response = client.get(reverse("marketplace:coach_detail", args=[bob.pk]))
 
     assert "Asia/Tokyo (JST)" in response.content.decode()
     iso, label = offered_days(response)[0][0]
@@ -150,7 +150,7 @@ def test_anonymous_visitors_see_their_browsers_zone(client, bob):
 def test_a_malformed_browser_zone_falls_back_to_utc(client, bob):
     client.cookies[BROWSER_ZONE_COOKIE] = "Mars/Olympus_Mons"
 
-    response = client.get(reverse("coaching:coach_detail", args=[bob.pk]))
+    response = client.get(reverse("marketplace:coach_detail", args=[bob.pk]))
 
     assert response.status_code == 200
     assert "UTC (UTC)" in response.content.decode()
@@ -159,7 +159,7 @@ def test_a_malformed_browser_zone_falls_back_to_utc(client, bob):
 @pytest.mark.django_db
 @freeze_time(MONDAY_MORNING_UTC)
 def test_coach_page_duration_tabs_and_bad_durations(client, bob):
-    url = reverse("coaching:coach_detail", args=[bob.pk])
+    url = reverse("marketplace:coach_detail", args=[bob.pk])
 
     thirty = client.get(url, {"duration": "30"})
     bad = client.get(url, {"duration": "7"})
@@ -175,7 +175,7 @@ def test_coach_page_duration_tabs_and_bad_durations(client, bob):
 @freeze_time(MONDAY_MORNING_UTC)
 def test_coach_page_slots_partial_for_htmx(client, bob):
     response = client.get(
-        reverse("coaching:coach_detail", args=[bob.pk]),
+        reverse("marketplace:coach_detail", args=[bob.pk]),
         {"duration": "45"},
         headers={"HX-Request": "true", "HX-Target": "slots"},
     )
@@ -189,8 +189,8 @@ def test_coach_page_slots_partial_for_htmx(client, bob):
 def test_unlisted_and_missing_coaches_answer_404(client):
     hidden = CoachFactory(is_listed=False, hourly_price=None)
 
-    assert client.get(reverse("coaching:coach_detail", args=[hidden.pk])).status_code == 404
-    assert client.get(reverse("coaching:coach_detail", args=[999999])).status_code == 404
+    assert client.get(reverse("marketplace:coach_detail", args=[hidden.pk])).status_code == 404
+    assert client.get(reverse("marketplace:coach_detail", args=[999999])).status_code == 404
 
 
 @pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_coach_page_query_count_is_fixed(client, bob, django_assert_max_num_quer
     for _ in range(20):
         bob.time_off.create(starts_at=soon, ends_at=soon + timedelta(days=1))
     with django_assert_max_num_queries(8):
-        assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 200
+        assert client.get(reverse("marketplace:coach_detail", args=[bob.pk])).status_code == 200
 
 
 @pytest.mark.django_db
@@ -239,7 +239,7 @@ def test_a_coach_page_keeps_its_profile_rendered_and_shows_buy_only_to_clients(
 ):
     from coaching.services import coach_profile_update
 
-    page = reverse("coaching:coach_detail", args=[bob.pk])
+    page = reverse("marketplace:coach_detail", args=[bob.pk])
     assert "Buy sessions" in client.get(page).content.decode()  # anonymous: may buy
     client.force_login(dora.user)
     assert "Buy sessions" not in client.get(page).content.decode()  # a coach may not
@@ -258,7 +258,7 @@ def test_a_coach_page_keeps_its_profile_rendered_and_shows_buy_only_to_clients(
 
 @pytest.mark.django_db
 def test_a_deleted_skill_leaves_the_catalog_and_the_coach_page_at_once(client, bob, leadership):
-    page = reverse("coaching:coach_detail", args=[bob.pk])
+    page = reverse("marketplace:coach_detail", args=[bob.pk])
     bob.skills.add(other := SkillFactory(name="Stagecraft"))
     assert "Stagecraft" in client.get(CATALOG).content.decode()
     assert "Stagecraft" in client.get(page).content.decode()
@@ -281,7 +281,7 @@ def test_a_review_edited_in_the_admin_or_its_writer_renamed_shows_at_once(
         ends_at=start.replace(hour=16), status=Session.Status.CONFIRMED, closed_at=start,
         rating=2, rating_comment="Rude words",
     )  # fmt: skip
-    page = reverse("coaching:coach_detail", args=[bob.pk])
+    page = reverse("marketplace:coach_detail", args=[bob.pk])
     assert "Rude words" in client.get(page).content.decode()
 
     rated.rating_comment = ""
@@ -348,7 +348,7 @@ def test_the_coach_is_kept_in_the_cache_and_every_change_to_them_shows_at_once(
     bob.user.is_active = False
     bob.user.save(update_fields=["is_active"])
     assert client.get(buy).status_code == 404
-    assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 404
+    assert client.get(reverse("marketplace:coach_detail", args=[bob.pk])).status_code == 404
 
 
 @pytest.mark.redis("reads the raw values Redis keeps")
@@ -365,6 +365,6 @@ def test_the_kept_coach_holds_no_secrets_and_a_made_up_id_keeps_nothing(
     assert bob.user.password.encode() not in kept and bob.user.email.encode() not in kept
 
     # A visitor's made-up id is read and answered, and leaves nothing in the cache.
-    assert client.get(reverse("coaching:coach_detail", args=[999999])).status_code == 404
+    assert client.get(reverse("marketplace:coach_detail", args=[999999])).status_code == 404
     assert client.get(reverse("payments:buy", args=[999999])).status_code == 404
     assert not list(cache._cache.get_client().scan_iter(match="*999999*"))

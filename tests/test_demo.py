@@ -3,7 +3,7 @@ from django.core.management import call_command
 
 from accounts.models import User
 from coaching.models import CoachProfile
-from hse.demo import DEMO_PASSWORD
+from marketplace.demo import DEMO_PASSWORD
 
 
 @pytest.mark.django_db

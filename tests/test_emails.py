@@ -10,10 +10,10 @@ from celery.signals import task_prerun
 from django.core import mail
 from django.db import transaction
 
-from accounts.models import QueuedEmail, QueuedNotice
 from hse import emails
+from hse.models import QueuedEmail, QueuedNotice
 from sessions_app.models import Session
-from sessions_app.services import sessions_auto_end_due
+from sessions_app.sweeps import sessions_auto_end_due
 from tests.stripe_helpers import free_port
 from tests.test_session_lifecycle import T
 
@@ -142,7 +142,7 @@ def test_a_notice_whose_hand_over_was_lost_is_written_out_by_the_flush_once(alic
 
 def test_only_marked_notifiers_can_be_named(alice):
     with pytest.raises(ValueError, match="not a bulk notifier"):
-        emails.notify_later(emails.send_email, ids=[alice.pk])
+        emails.notify_later(emails.build_email, ids=[alice.pk])
     assert not QueuedNotice.objects.exists()
 
 

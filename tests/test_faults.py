@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from payments.models import Order
 from requests_app.models import SessionRequest
-from sessions_app import services
+from sessions_app import sweeps
 from sessions_app.models import Session, SessionEvent
 from tests.factories import PASSWORD, CoachFactory, SkillFactory, UserFactory
 from tests.stripe_helpers import free_port
@@ -78,7 +78,7 @@ def test_pages_still_serve_when_redis_stops_and_the_cache_returns_with_it(alice,
             client = Client()
             started = time.monotonic()
             assert client.get("/").status_code == 200
-            assert client.get(reverse("coaching:coach_detail", args=[bob.pk])).status_code == 200
+            assert client.get(reverse("marketplace:coach_detail", args=[bob.pk])).status_code == 200
             # Logging in uses allauth's rate limits, which live in the cache.
             login = client.post(
                 reverse("account_login"), {"login": alice.email, "password": PASSWORD}
@@ -102,12 +102,12 @@ def test_beat_stopped_for_six_hours_catches_up_every_overdue_timer_once(
     """Six hours without beat: a hold, a request, a late coach, a session to auto-end and
     reminders all fall due; one round of every sweep handles each once, the next nothing."""
     from payments.services import order_start
+    from payments.sweeps import holds_expire_due
     from requests_app.services import request_propose, requests_expire_due
-    from sessions_app.services import holds_expire_due
 
     held = order_start(
         client=alice, coach=bob, skill=leadership, duration_minutes=60, quantity=1,
-        method="wallet", starts_at=T + timedelta(days=1), now=T - timedelta(hours=5),
+        method="stripe", starts_at=T + timedelta(days=1), now=T - timedelta(hours=5),
     )  # fmt: skip
     package(alice, bob, leadership)
     request = request_propose(
@@ -120,10 +120,10 @@ def test_beat_stopped_for_six_hours_catches_up_every_overdue_timer_once(
         return (
             holds_expire_due(now=back),
             requests_expire_due(now=back),
-            services.coach_late_notify_due(now=back),
-            services.sessions_auto_end_due(now=back),
-            services.sessions_auto_confirm_due(now=back),
-            services.reminders_send_due(now=back),
+            sweeps.coach_late_notify_due(now=back),
+            sweeps.sessions_auto_end_due(now=back),
+            sweeps.sessions_auto_confirm_due(now=back),
+            sweeps.reminders_send_due(now=back),
         )
 
     mail.outbox.clear()
@@ -169,7 +169,7 @@ def test_a_worker_killed_mid_sweep_leaves_no_double_effects_once_another_takes_o
     The sweep runs in small batches, so the kill lands mid-sweep however slow the machine."""
     from celery import Celery
 
-    from accounts.models import QueuedEmail
+    from hse.models import QueuedEmail
     from sessions_app.models import Attendance
 
     count, batch = 3000, 100

@@ -19,20 +19,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from payments.models import Credit, StripeEvent, TopUp, WalletEntry
-from payments.services import (
-    PaymentError,
-    _wallet_post,
-    order_pay_with_wallet,
-    order_start,
-    refund_to_original_payment,
-    refund_to_wallet,
-    stripe_event_process,
-    wallet_balance,
-)
+from ledger import services as ledger
+from ledger.models import Credit, EarningEntry, WalletEntry
+from ledger.services import LedgerError, wallet_balance, wallet_post
+from payments.models import StripeEvent, TopUp
+from payments.refunds import credit_refund
+from payments.services import PaymentError, order_start
+from payments.sweeps import holds_expire_due
+from payments.webhooks import stripe_event_process
 from requests_app.models import RequestEvent, SessionRequest
 from requests_app.services import (
-    TRANSITIONS,
+    REQUEST,
     RequestError,
     request_accept,
     request_adjust,
@@ -41,8 +38,8 @@ from requests_app.services import (
     request_reject,
     requests_expire_due,
 )
+from sessions_app.lifecycle import BookingError
 from sessions_app.models import Session
-from sessions_app.services import BookingError, holds_expire_due
 from tests.factories import CoachFactory, SkillFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +55,8 @@ EVERY_HOUR = [(day, 0, 1440) for day in range(7)]
 
 
 class Ledger(RuleBasedStateMachine):
-    """Top-ups by webhook (replayed), wallet payments, refunds and hold expiries."""
+    """Top-ups by webhook (replayed, some with Stripe's amount not ours), wallet payments,
+    credits used (earning their coach) and refunds, and hold expiries."""
 
     def __init__(self):
         super().__init__()
@@ -73,13 +71,15 @@ class Ledger(RuleBasedStateMachine):
             event_id=event_id, event_type="checkout.session.completed", obj=obj, now=self.now
         )
 
-    @rule(amount=st.integers(min_value=500, max_value=50_000))
-    def top_up(self, amount):
+    @rule(amount=st.integers(min_value=500, max_value=50_000), ours=st.booleans())
+    def top_up(self, amount, ours):
         top_up = TopUp.objects.create(user=self.client, amount=amount, currency="USD")
         obj = {
             "client_reference_id": f"topup-{top_up.pk}",
             "payment_status": "paid",
-            "amount_total": amount,
+            # Stripe's word: the top-up's own amount, or another that must credit nothing.
+            "amount_total": amount if ours else amount * 50,
+            "currency": "usd",
         }
         event_id = f"evt_{next(counter)}"
         self.events.append((event_id, obj))
@@ -94,22 +94,28 @@ class Ledger(RuleBasedStateMachine):
     @rule(quantity=st.sampled_from([1, 5, 10]), minutes=st.sampled_from([30, 45, 60]))
     def buy(self, quantity, minutes):
         start = (self.now + timedelta(days=2)).replace(minute=0) if quantity == 1 else None
-        try:
-            order = order_start(
+        with contextlib.suppress(PaymentError, BookingError, LedgerError):
+            order_start(
                 client=self.client, coach=self.coach, skill=self.skill, duration_minutes=minutes,
                 quantity=quantity, method="wallet", now=self.now, starts_at=start,
             )  # fmt: skip
-            order_pay_with_wallet(order=order, now=self.now)
-        except (PaymentError, BookingError):
-            pass
 
     @precondition(lambda self: Credit.objects.filter(client=self.client).exists())
-    @rule(data=st.data(), kind=st.sampled_from(["wallet", "original"]))
-    def refund(self, data, kind):
+    @rule(data=st.data())
+    def use(self, data):
+        """A credit's session takes place: scheduled, then used (which earns the coach)."""
         credit = data.draw(st.sampled_from(list(Credit.objects.filter(client=self.client))))
-        service = refund_to_wallet if kind == "wallet" else refund_to_original_payment
-        with contextlib.suppress(PaymentError):
-            service(credit=credit, by=None, now=self.now)
+        with contextlib.suppress(LedgerError):
+            if credit.status == Credit.Status.AVAILABLE:
+                ledger.credit_schedule(credit=credit, by=None, now=self.now, why="t")
+            ledger.credit_use(credit=credit, session_id=None, by=None, now=self.now, why="t")
+
+    @precondition(lambda self: Credit.objects.filter(client=self.client).exists())
+    @rule(data=st.data(), to_card=st.booleans())
+    def refund(self, data, to_card):
+        credit = data.draw(st.sampled_from(list(Credit.objects.filter(client=self.client))))
+        with contextlib.suppress(PaymentError, LedgerError):
+            credit_refund(credit=credit, to_card=to_card, by=None, now=self.now, why="t")
 
     @rule(minutes=st.integers(min_value=1, max_value=120))
     def time_passes(self, minutes):
@@ -127,10 +133,28 @@ class Ledger(RuleBasedStateMachine):
     def each_external_event_counted_once(self):
         delivered = {event_id for event_id, _ in self.events}
         assert StripeEvent.objects.filter(event_id__in=delivered).count() == len(delivered)
-        paid = TopUp.objects.filter(user=self.client, status="paid").count()
-        assert WalletEntry.objects.filter(user=self.client, reason="top_up").count() == paid
+        paid = TopUp.objects.filter(user=self.client, status="paid")
+        credited = WalletEntry.objects.filter(user=self.client, reason="top_up")
+        assert credited.count() == paid.count()
+        # A top-up credits its own amount, never Stripe's.
+        assert (credited.aggregate(total=Sum("amount"))["total"] or 0) == (
+            paid.aggregate(total=Sum("amount"))["total"] or 0
+        )
         refunded = Credit.objects.filter(client=self.client, status="refunded").count()
         assert WalletEntry.objects.filter(user=self.client, reason="refund").count() == refunded
+
+    @invariant()
+    def a_coach_earns_each_used_credit_once_and_nothing_for_a_refunded_one(self):
+        for credit in Credit.objects.filter(client=self.client):
+            entries = EarningEntry.objects.filter(credit=credit)
+            kept = entries.aggregate(total=Sum("amount"))["total"] or 0
+            if credit.status == Credit.Status.USED:
+                assert list(entries.values_list("kind", flat=True)) == ["earned"]
+                assert kept == credit.price_paid - ledger.platform_fee(credit.price_paid) > 0
+            else:
+                assert kept == 0
+                assert entries.count() in (0, 2)  # nothing, or earned then reversed
+        assert set(Credit.objects.values_list("status", flat=True)) <= set(Credit.Status.values)
 
 
 def test_the_ledger_keeps_its_invariants():
@@ -145,15 +169,14 @@ class Requests(RuleBasedStateMachine):
         self.skill = SkillFactory()
         self.coach = CoachFactory(skills=[self.skill])
         self.client = UserFactory()
-        _wallet_post(
+        wallet_post(
             user=self.client, amount=10**6, reason="top_up",
-            idempotency_key=f"rq{next(counter)}", now=NOW,
+            key=f"rq{next(counter)}", now=NOW,
         )  # fmt: skip
-        order = order_start(
+        order_start(
             client=self.client, coach=self.coach, skill=self.skill, duration_minutes=60,
             quantity=5, method="wallet", now=NOW,
         )  # fmt: skip
-        order_pay_with_wallet(order=order, now=NOW)
         self.now = NOW
 
     def _open(self):
@@ -197,7 +220,9 @@ class Requests(RuleBasedStateMachine):
     @invariant()
     def only_declared_transitions_happen(self):
         allowed = {("", "pending")} | {
-            (source, target) for sources, target in TRANSITIONS.values() for source in sources
+            (source, target)
+            for sources, target in REQUEST.transitions.values()
+            for source in sources
         }
         seen = set(
             RequestEvent.objects.filter(request__coach=self.coach).values_list(

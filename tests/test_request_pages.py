@@ -58,10 +58,13 @@ def test_accepting_from_the_sidebar_re_renders_it_with_the_new_count(
 ):
     client.force_login(bob.user)
     before = client.get(
-        reverse("sessions:pending"), headers={"HX-Request": "true"}
+        reverse("marketplace:pending"), headers={"HX-Request": "true"}
     ).content.decode()
 
-    response = client.post(url("accept", open_request), headers=SIDEBAR)
+    answer = client.post(url("accept", open_request), headers=SIDEBAR)
+    # htmx follows the redirect in place, sending its headers again, as the client does here.
+    assert (answer.status_code, answer.url) == (303, reverse("marketplace:pending"))
+    response = client.get(answer.url, headers=SIDEBAR)
 
     body = response.content.decode()
     assert 'id="pending-panel"' in before and "Leadership session" in before
@@ -186,9 +189,9 @@ def test_calendar_week_and_month_show_sessions_and_requests(
     client.force_login(alice)
 
     with django_assert_max_num_queries(10):
-        week = client.get(reverse("sessions:calendar"), {"date": "2026-11-28"})
-    month = client.get(reverse("sessions:calendar"), {"view": "month", "date": "2026-11-02"})
-    bad = client.get(reverse("sessions:calendar"), {"date": "2026-13-45"})
+        week = client.get(reverse("marketplace:calendar"), {"date": "2026-11-28"})
+    month = client.get(reverse("marketplace:calendar"), {"view": "month", "date": "2026-11-02"})
+    bad = client.get(reverse("marketplace:calendar"), {"date": "2026-13-45"})
 
     assert "23–29 November 2026" in week.content.decode()
     items = [item for _, day_items in week.context["days"] for item in day_items]
@@ -212,9 +215,9 @@ def test_the_calendar_costs_the_same_queries_for_one_item_or_many(
     week = {"date": "2026-11-28"}
     for person, other in ((alice, "with Bob Coach"), (bob.user, "with Alice Client")):
         client.force_login(person)
-        client.get(reverse("sessions:calendar"), week)  # the header's count is kept after
+        client.get(reverse("marketplace:calendar"), week)  # the header's count is kept after
         with CaptureQueriesContext(connection) as one:
-            client.get(reverse("sessions:calendar"), week)
+            client.get(reverse("marketplace:calendar"), week)
         for day in (1, 2):
             start = IN_5_DAYS - timedelta(days=day)
             Session.objects.create(
@@ -222,7 +225,7 @@ def test_the_calendar_costs_the_same_queries_for_one_item_or_many(
                 ends_at=start + timedelta(hours=1), status=Session.Status.SCHEDULED,
             )  # fmt: skip
         with django_assert_num_queries(len(one.captured_queries)):
-            page = client.get(reverse("sessions:calendar"), week)
+            page = client.get(reverse("marketplace:calendar"), week)
         items = [item for _, day_items in page.context["days"] for item in day_items]
         assert {(i.kind, i.title, i.subtitle) for i in items} == {
             ("session", "Leadership", other),
@@ -254,7 +257,7 @@ def test_the_sidebar_costs_the_same_queries_for_one_request_or_many(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from payments.models import Credit
+    from ledger.models import Credit
 
     package(alice, bob, leadership)
     Credit.objects.filter(client=alice).update(status="used")  # so accepting means paying
@@ -268,12 +271,12 @@ def test_the_sidebar_costs_the_same_queries_for_one_request_or_many(
     client.force_login(alice)
     propose(0)
     with CaptureQueriesContext(connection) as one:
-        page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
+        page = client.get(reverse("marketplace:pending"), headers=SIDEBAR)
     assert page.content.decode().count("Accept &amp; pay by card") == 1
     for hours in (6, 2, 4):  # sent out of order: the list is by deadline, the soonest first
         propose(hours)
     with django_assert_num_queries(len(one.captured_queries)):
-        page = client.get(reverse("sessions:pending"), headers=SIDEBAR)
+        page = client.get(reverse("marketplace:pending"), headers=SIDEBAR)
     assert page.content.decode().count("Accept &amp; pay by card") == 4
     by_deadline = [f'id="request-{pk}"' for pk in SessionRequest.objects.order_by("deadline")
                    .values_list("pk", flat=True)]  # fmt: skip

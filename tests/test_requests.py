@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 from freezegun import freeze_time
 
-from payments.models import Credit, Order
-from payments.services import _wallet_post, order_pay_with_wallet, order_start
+from ledger.models import Credit
+from ledger.services import wallet_post
+from payments.models import Order
+from payments.services import order_start
 from requests_app.models import RequestEvent, SessionRequest
 from requests_app.services import (
     RequestError,
@@ -29,11 +31,11 @@ IN_5_DAYS = SENT + timedelta(days=5)  # Saturday 10:00 UTC: outside Bob's hours,
 
 
 def package(client, coach, skill, count=5):
-    _wallet_post(
+    wallet_post(
         user=client,
         amount=count * 10000,
         reason="top_up",
-        idempotency_key=f"f{client.pk}-{count}",
+        key=f"f{client.pk}-{count}",
         now=SENT,
     )
     order = order_start(
@@ -45,7 +47,6 @@ def package(client, coach, skill, count=5):
         method="wallet",
         now=SENT,
     )
-    order_pay_with_wallet(order=order, now=SENT)
     return order
 
 
@@ -262,7 +263,7 @@ def test_accepting_a_coachs_request_without_a_credit_starts_a_checkout(
 
 
 def test_accepting_and_paying_from_the_wallet_is_one_step(alice, bob, leadership, alices_credits):
-    from payments.services import _wallet_post
+    from ledger.services import wallet_post
 
     Credit.objects.filter(client=alice).update(status="used")
     request = request_propose(
@@ -280,7 +281,7 @@ def test_accepting_and_paying_from_the_wallet_is_one_step(alice, bob, leadership
     request.refresh_from_db()
     assert request.status == "pending" and Order.objects.filter(status="pending").count() == 0
 
-    _wallet_post(user=alice, amount=5000, reason="top_up", idempotency_key="more", now=SENT)
+    wallet_post(user=alice, amount=5000, reason="top_up", key="more", now=SENT)
     request = request_accept(request=request, by=alice, now=SENT, method="wallet")
     assert request.order.status == "paid"
     assert Session.objects.get(starts_at=IN_5_DAYS).status == "scheduled"
@@ -334,7 +335,7 @@ def test_accepting_a_coachs_request_uses_a_matching_free_credit(
 
 def test_a_reschedule_moves_the_session_only_when_accepted(alice, bob, leadership, alices_credits):
     credit = Credit.objects.filter(client=alice).first()
-    from sessions_app.services import session_schedule_from_credit
+    from sessions_app.booking import session_schedule_from_credit
 
     monday_nine = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 in New York
     session = session_schedule_from_credit(credit=credit, starts_at=monday_nine, by=alice, now=SENT)
@@ -443,7 +444,8 @@ def test_strangers_requests_are_not_in_their_querysets(
 def test_cancelling_a_session_closes_its_open_reschedule_request(
     alice, bob, leadership, alices_credits
 ):
-    from sessions_app.services import session_cancel, session_schedule_from_credit
+    from sessions_app.booking import session_schedule_from_credit
+    from sessions_app.services import session_cancel
 
     credit = Credit.objects.filter(client=alice, status="available").first()
     monday_nine = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)

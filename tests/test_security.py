@@ -85,12 +85,12 @@ def test_production_cookies_are_secure_httponly_and_samesite():
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("coaching:coach_detail", {"duration": "²"}),
+        ("marketplace:coach_detail", {"duration": "²"}),
         ("payments:wallet", {"topup": "²"}),
         ("requests:propose", {"session": "²"}),
     ],
 )
 def test_digits_that_are_not_numbers_are_not_a_500(client, alice, bob, name, params):
     client.force_login(alice)
-    args = [bob.pk] if name == "coaching:coach_detail" else []
+    args = [bob.pk] if name == "marketplace:coach_detail" else []
     assert client.get(reverse(name, args=args), params).status_code == 200

@@ -7,9 +7,10 @@ import pytest
 from django.urls import reverse
 from freezegun import freeze_time
 
-from payments.models import Credit, WalletEntry
-from payments.services import wallet_balance
+from ledger.models import Credit, WalletEntry
+from ledger.services import wallet_balance
 from sessions_app import services
+from sessions_app import sweeps as timers
 from sessions_app.lifecycle import phase
 from sessions_app.models import Attendance, Report, Session, SessionEvent
 from sessions_app.selectors import forget_pending_counts
@@ -30,10 +31,10 @@ def room(client, session):
 
 def sweeps(now) -> tuple[int, int, int, int]:
     return (
-        services.coach_late_notify_due(now=now),
-        services.sessions_auto_end_due(now=now),
-        services.sessions_auto_confirm_due(now=now),
-        services.reminders_send_due(now=now),
+        timers.coach_late_notify_due(now=now),
+        timers.sessions_auto_end_due(now=now),
+        timers.sessions_auto_confirm_due(now=now),
+        timers.reminders_send_due(now=now),
     )
 
 
@@ -136,7 +137,7 @@ def test_confirm_rates_the_coach_and_sends_the_post_session_email(
     services.session_end(session=session, by=bob.user, now=at(55))
     client.force_login(alice)
     # The coach page keeps reviews in the cache: a new rating must replace them at once.
-    before = client.get(reverse("coaching:coach_detail", args=[bob.pk])).content.decode()
+    before = client.get(reverse("marketplace:coach_detail", args=[bob.pk])).content.decode()
     assert "1 review" not in before
 
     with freeze_time(at(60)), django_capture_on_commit_callbacks(execute=True):
@@ -155,7 +156,7 @@ def test_confirm_rates_the_coach_and_sends_the_post_session_email(
         "Clear and kind",
     )
     assert any("Thank you for your session" in m.subject for m in mailoutbox)
-    page = client.get(reverse("coaching:coach_detail", args=[bob.pk])).content.decode()
+    page = client.get(reverse("marketplace:coach_detail", args=[bob.pk])).content.decode()
     assert "5.0" in page and "1 review" in page and "Clear and kind" in page
 
 
@@ -387,13 +388,13 @@ def test_the_coach_dashboard_shows_earnings_after_the_fee(client, alice, bob, se
     services.session_confirm(session=session, by=alice, now=at(60), rating=4)
     client.force_login(bob.user)
 
-    page = client.get(reverse("sessions:dashboard"))
+    page = client.get(reverse("marketplace:dashboard"))
 
     months = page.context["earnings"]
     assert [(m.sessions, m.gross, m.net) for m in months] == [(1, 10000, 8500)]
     assert "$85.00" in page.content.decode()
     client.force_login(alice)
-    assert client.get(reverse("sessions:dashboard")).status_code == 404
+    assert client.get(reverse("marketplace:dashboard")).status_code == 404
 
 
 def test_a_sessions_row_leads_to_its_page_and_to_the_room_once_it_opens(
@@ -413,7 +414,7 @@ def test_a_sessions_row_leads_to_its_page_and_to_the_room_once_it_opens(
     assert f'href="{reverse("sessions:room", args=[session.pk])}"' in page and "Room open" in page
     client.force_login(bob.user)  # the coach's dashboard lists it the same way
     with freeze_time(at(-14)):
-        page = client.get(reverse("sessions:dashboard")).content.decode()
+        page = client.get(reverse("marketplace:dashboard")).content.decode()
     assert f'href="{reverse("sessions:room", args=[session.pk])}"' in page
 
 
@@ -459,7 +460,7 @@ def test_the_pending_list_sorts_each_waiting_session_by_kind_and_the_badge_count
     client.force_login(alice)
 
     with freeze_time(T), django_assert_max_num_queries(6):
-        page = client.get(reverse("sessions:pending"))
+        page = client.get(reverse("marketplace:pending"))
 
     actions = page.context["actions"]
     assert (actions.surveys, actions.coach_late, actions.to_confirm) == (

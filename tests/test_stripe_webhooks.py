@@ -12,8 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from payments.models import Credit, Order, StripeEvent, TopUp, WalletEntry
-from payments.services import order_start, wallet_balance
+from ledger.models import Credit, WalletEntry
+from ledger.services import wallet_balance
+from payments.models import Order, StripeEvent, TopUp
+from payments.services import order_start
 from sessions_app.models import Session
 from tests.payments_fixtures import NINE_AM, NOW
 from tests.stripe_helpers import checkout_completed, event, sign
@@ -177,7 +179,7 @@ def test_a_payment_after_the_slot_went_to_someone_else_keeps_the_credit(
         skill=leadership,
         duration_minutes=60,
         quantity=1,
-        method="wallet",
+        method="stripe",
         starts_at=NINE_AM,
         now=later,
     )
@@ -209,9 +211,10 @@ def test_a_top_up_is_credited_in_a_fixed_number_of_statements_and_once(
     )
 
     # The event (in a savepoint: a replay's insert fails), the top-up and its owner, the top-up
-    # paid, the owner's row locked, the balance, the entry and the receipt, in the webhook's
-    # transaction (a savepoint here: the test runs in a transaction).
-    with django_assert_num_queries(11):
+    # paid and its event, the wallet's entry in a savepoint (the owner's row locked, the key
+    # looked up, the balance, the entry) and the receipt, in the webhook's transaction (a
+    # savepoint here: the test runs in a transaction).
+    with django_assert_num_queries(15):
         assert post(client, payload).status_code == 200
     assert post(client, payload).status_code == 200  # a replay
 
@@ -245,6 +248,8 @@ def test_each_event_delivered_five_times_shuffled_from_threads_counts_once(
         ),
     ]
     deliveries = [payload for payload in payloads for _ in range(5)]
+    # Signed here, on the test's clock: freezegun leaves a thread's shallow calls on the real one.
+    signatures = {payload: sign(payload) for payload in payloads}
     random.Random(7).shuffle(deliveries)
     threads_count = 5 if settings.USES_POSTGRES else 1
     statuses = []
@@ -252,7 +257,7 @@ def test_each_event_delivered_five_times_shuffled_from_threads_counts_once(
     def deliver(batch):
         client = Client()
         for payload in batch:
-            statuses.append(post(client, payload).status_code)
+            statuses.append(post(client, payload, signatures[payload]).status_code)
         connection.close()
 
     batches = [deliveries[i::threads_count] for i in range(threads_count)]
@@ -273,3 +278,137 @@ def test_each_event_delivered_five_times_shuffled_from_threads_counts_once(
     assert sorted(receipts) == sorted(
         [f"[HSE] Receipt for order #{order.pk}", "[HSE] Your wallet was topped up"]
     )
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [(9999, "usd"), (10001, "usd"), (10000, "eur"), (None, "usd")]
+)
+def test_a_checkout_paid_with_another_amount_or_currency_fulfils_nothing_and_waits_for_review(
+    client, alice, bob, leadership, amount, currency
+):
+    from django.contrib.auth import get_user_model
+
+    order = card_order(alice, bob, leadership)
+    paid = {**checkout_completed(f"order-{order.pk}", amount=amount), "currency": currency}
+
+    assert post(client, event("evt_odd", "checkout.session.completed", paid)).status_code == 200
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.REVIEW
+    assert (order.stripe_amount, order.stripe_currency) == (amount, currency.upper())
+    assert not Credit.objects.exists()
+    assert Session.objects.get().status == Session.Status.EXPIRED  # its slot is let go
+    staff = get_user_model().objects.create_superuser(email="sam@example.com", password="x")
+    client.force_login(staff)
+    desk = client.get(reverse("admin:payments_order_changelist"), {"status__exact": "review"})
+    assert f">{order.pk}<" in desk.content.decode()
+
+
+def test_an_admin_fulfils_a_reviewed_order_at_our_price(client, alice, bob, leadership):
+    from django.contrib.auth import get_user_model
+
+    order = card_order(alice, bob, leadership, quantity=5)
+    odd = checkout_completed(f"order-{order.pk}", amount=1)
+    post(client, event("evt_odd", "checkout.session.completed", odd))
+    staff = get_user_model().objects.create_superuser(email="sam@example.com", password="x")
+    client.force_login(staff)
+
+    for _ in range(2):  # a second click finds nothing left to decide
+        client.post(
+            reverse("admin:payments_order_changelist"),
+            {"action": "fulfil_reviewed", "_selected_action": [order.pk]},
+        )
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert Credit.objects.filter(order=order, price_paid=order.unit_price).count() == 5
+    assert list(order.events.values_list("action", flat=True)) == [
+        "create",
+        "hold_for_review",
+        "fulfil_reviewed",
+    ]
+
+
+@pytest.mark.parametrize("paid", [250_000, 1, -2500, None])
+def test_a_top_up_credits_its_own_amount_never_stripes(client, alice, paid):
+    top_up = TopUp.objects.create(user=alice, amount=2500, currency="USD")
+    obj = checkout_completed(f"topup-{top_up.pk}", amount=paid)
+
+    post(client, event("evt_topup", "checkout.session.completed", obj))
+
+    top_up.refresh_from_db()
+    assert top_up.status == TopUp.Status.REVIEW
+    assert wallet_balance(user=alice) == 0
+    assert not WalletEntry.objects.exists()
+
+
+def test_a_top_up_paid_its_amount_is_credited_exactly_that(client, alice):
+    top_up = TopUp.objects.create(user=alice, amount=2500, currency="USD")
+    obj = checkout_completed(f"topup-{top_up.pk}", amount=2500)
+    post(client, event("evt_topup", "checkout.session.completed", obj))
+    assert wallet_balance(user=alice) == 2500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{}",
+        b"[]",
+        b"null",
+        b'"text"',
+        b'{"id": "evt_1", "type": "checkout.session.completed"}',
+        b'{"id": "evt_1", "type": "checkout.session.completed", "data": []}',
+        b'{"id": "evt_1", "type": "checkout.session.completed", "data": {"object": 7}}',
+        b'{"id": 7, "type": "checkout.session.completed", "data": {"object": {}}}',
+        b'{"type": "x", "data": {"object": {}}}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xff\xfe not utf-8",
+        b"not json at all",
+    ],
+)
+def test_a_signed_body_that_is_not_an_event_answers_400_and_changes_nothing(
+    client, alice, bob, leadership, body
+):
+    order = card_order(alice, bob, leadership)
+
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert response.content  # says why
+    assert not StripeEvent.objects.exists()
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"client_reference_id": 7, "payment_status": "paid", "amount_total": 10000},
+        {"client_reference_id": "order-1", "payment_status": "paid", "amount_total": "10000"},
+        {"client_reference_id": "order-1", "payment_status": "paid", "amount_total": True},
+        {"client_reference_id": "order-1", "payment_status": "paid", "currency": 5},
+        {"metadata": "order-1", "payment_status": "paid"},
+        {"client_reference_id": "order-1", "payment_status": "paid", "payment_intent": 5},
+    ],
+)
+def test_a_checkout_event_missing_what_we_need_answers_400(client, alice, bob, leadership, obj):
+    card_order(alice, bob, leadership)
+
+    response = post(client, event("evt_bad", "checkout.session.completed", obj))
+
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+    assert Order.objects.get().status == Order.Status.PENDING
+
+
+def test_a_signature_dated_in_the_future_is_refused(client, alice, bob, leadership):
+    order = card_order(alice, bob, leadership)
+    payload = event(
+        "evt_1", "checkout.session.completed", checkout_completed(f"order-{order.pk}", amount=10000)
+    )
+
+    response = post(client, payload, sign(payload, at=int(time.time()) + 3600))
+
+    assert response.status_code == 400
+    assert b"future" in response.content
+    assert not StripeEvent.objects.exists()

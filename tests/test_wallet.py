@@ -1,22 +1,21 @@
 """The wallet ledger: append-only, never negative, balance = sum, each key counted once."""
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
-from payments.models import Credit, Order, WalletEntry
-from payments.services import (
+from ledger.models import Credit, WalletEntry
+from ledger.services import (
     InsufficientFunds,
-    PaymentError,
-    _wallet_post,
-    order_pay_with_wallet,
-    order_start,
+    LedgerError,
     wallet_adjust,
     wallet_balance,
+    wallet_post,
 )
+from payments.models import Order
+from payments.services import order_start
 from sessions_app.models import Session
 from tests.factories import UserFactory
 from tests.payments_fixtures import NINE_AM, NOW
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def top_up(user, amount, key):
-    return _wallet_post(user=user, amount=amount, reason="top_up", idempotency_key=key, now=NOW)
+    return wallet_post(user=user, amount=amount, reason="top_up", key=key, now=NOW)
 
 
 def ledger_sum(user) -> int:
@@ -45,7 +44,7 @@ def test_a_debit_that_would_overdraw_is_refused_with_the_amounts(alice):
     top_up(alice, 3000, "t1")
 
     with pytest.raises(InsufficientFunds, match=r"Your wallet has \$30.00; this needs \$50.00"):
-        _wallet_post(user=alice, amount=-5000, reason="payment", idempotency_key="p1", now=NOW)
+        wallet_post(user=alice, amount=-5000, reason="payment", key="p1", now=NOW)
     assert wallet_balance(user=alice) == 3000
 
 
@@ -66,18 +65,13 @@ def test_the_database_refuses_to_change_or_delete_entries(alice):
 
 def test_paying_a_package_from_the_wallet_is_one_step(alice, bob, leadership):
     top_up(alice, 60000, "t1")
-    order = order_start(
-        client=alice,
-        coach=bob,
-        skill=leadership,
-        duration_minutes=60,
-        quantity=5,
-        method="wallet",
-        now=NOW,
-    )
+    buy = {
+        "client": alice, "coach": bob, "skill": leadership, "duration_minutes": 60,
+        "quantity": 5, "method": "wallet", "now": NOW, "token": "form-1",
+    }  # fmt: skip
 
-    order_pay_with_wallet(order=order, now=NOW)
-    order_pay_with_wallet(order=order, now=NOW)  # a double click
+    order = order_start(**buy)
+    assert order_start(**buy) == order  # a double click: the same form's copy
 
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
@@ -89,25 +83,27 @@ def test_paying_a_package_from_the_wallet_is_one_step(alice, bob, leadership):
     assert {(c.price_paid, c.duration_minutes, c.coach_id) for c in credits} == {
         (10000, 60, bob.pk)
     }
+    assert list(order.events.values_list("from_status", "to_status")) == [
+        ("", "pending"),
+        ("pending", "paid"),
+    ]
 
 
 def test_paying_a_single_session_from_the_wallet_schedules_it(
     alice, bob, leadership, mailoutbox, django_capture_on_commit_callbacks
 ):
     top_up(alice, 10000, "t1")
-    order = order_start(
-        client=alice,
-        coach=bob,
-        skill=leadership,
-        duration_minutes=60,
-        quantity=1,
-        method="wallet",
-        starts_at=NINE_AM,
-        now=NOW,
-    )
-
     with django_capture_on_commit_callbacks(execute=True):
-        order_pay_with_wallet(order=order, now=NOW)
+        order = order_start(
+            client=alice,
+            coach=bob,
+            skill=leadership,
+            duration_minutes=60,
+            quantity=1,
+            method="wallet",
+            starts_at=NINE_AM,
+            now=NOW,
+        )
 
     session = Session.objects.get()
     assert session.status == Session.Status.SCHEDULED
@@ -136,46 +132,28 @@ def test_paying_a_single_session_from_the_wallet_schedules_it(
 
 def test_wallet_payment_fails_whole_when_the_balance_is_short(alice, bob, leadership):
     top_up(alice, 5000, "t1")
-    order = order_start(
-        client=alice,
-        coach=bob,
-        skill=leadership,
-        duration_minutes=60,
-        quantity=1,
-        method="wallet",
-        starts_at=NINE_AM,
-        now=NOW,
-    )
-
     with pytest.raises(InsufficientFunds):
-        order_pay_with_wallet(order=order, now=NOW)
+        order_start(
+            client=alice,
+            coach=bob,
+            skill=leadership,
+            duration_minutes=60,
+            quantity=1,
+            method="wallet",
+            starts_at=NINE_AM,
+            now=NOW,
+        )
 
-    order.refresh_from_db()
-    assert order.status == Order.Status.PENDING
+    # Nothing is left behind: no order, no held slot, no credit, no debit.
+    assert not Order.objects.exists()
+    assert not Session.objects.exists()
     assert not Credit.objects.exists()
     assert wallet_balance(user=alice) == 5000
 
 
-def test_an_expired_order_cannot_be_paid(alice, bob, leadership):
-    top_up(alice, 50000, "t1")
-    order = order_start(
-        client=alice,
-        coach=bob,
-        skill=leadership,
-        duration_minutes=60,
-        quantity=5,
-        method="wallet",
-        now=NOW,
-    )
-
-    with pytest.raises(PaymentError, match="expired"):
-        order_pay_with_wallet(order=order, now=NOW + timedelta(hours=1))
-    assert wallet_balance(user=alice) == 50000
-
-
 def test_an_adjustment_needs_a_reason(alice):
     staff = UserFactory(is_staff=True)
-    with pytest.raises(PaymentError):
+    with pytest.raises(LedgerError):
         wallet_adjust(user=alice, amount=500, note=" ", by=staff, key="a1", now=NOW)
     wallet_adjust(user=alice, amount=500, note="goodwill", by=staff, key="a1", now=NOW)
     assert wallet_balance(user=alice) == 500
@@ -191,9 +169,7 @@ def test_twenty_concurrent_debits_against_a_balance_for_five(alice):
     def debit(n):
         try:
             barrier.wait()
-            _wallet_post(
-                user=alice, amount=-1000, reason="payment", idempotency_key=f"d{n}", now=NOW
-            )
+            wallet_post(user=alice, amount=-1000, reason="payment", key=f"d{n}", now=NOW)
             outcomes.append("ok")
         except InsufficientFunds:
             outcomes.append("refused")

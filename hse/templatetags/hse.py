@@ -41,14 +41,6 @@ def zone_name(name: str) -> str:
 
 
 @register.filter
-def status_label(status: str) -> str:
-    """A session status code ("in_progress") as people read it ("In progress")."""
-    from sessions_app.models import Session
-
-    return Session.Status(status).label if status in Session.Status.values else status
-
-
-@register.filter
 def stars(rating: int | None) -> str:
     return "★" * rating + "☆" * (5 - rating) if rating else ""
 

@@ -5,9 +5,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from sessions_app import services
+from ledger import services as ledger
+from sessions_app import booking
 from tests.factories import UserFactory
 from tests.test_requests import package
 from tests.waiting import PATIENCE_MS
@@ -88,10 +90,12 @@ def booked(people):
     credit = alice.credits.filter(status="available").first()
     now = timezone.now().replace(second=0, microsecond=0)
     start = now - timedelta(minutes=now.minute % 5) - timedelta(minutes=5)
-    session = services.session_reserve(
-        coach=bob, client=alice, skill=credit.skill, duration_minutes=60, starts_at=start,
-        now=start - timedelta(days=1), credit=credit, within_availability=False,
-    )  # fmt: skip
+    with transaction.atomic():
+        session = booking.session_reserve(
+            coach=bob, client=alice, skill=credit.skill, duration_minutes=60, starts_at=start,
+            now=start - timedelta(days=1), credit=credit, agreed=True,
+        )  # fmt: skip
+        ledger.credit_schedule(credit=credit, by=alice, now=now, why="booked for the test")
     return alice, bob, session
 
 

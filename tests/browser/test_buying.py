@@ -1,8 +1,8 @@
 import pytest
 from django.utils import timezone
 
+from ledger.services import wallet_balance, wallet_post
 from payments.models import Order
-from payments.services import _wallet_post, wallet_balance
 from sessions_app.models import PreSessionSurvey, Session
 from tests.factories import PASSWORD, CoachFactory, SkillFactory, UserFactory
 
@@ -81,9 +81,7 @@ def test_buy_a_package_with_the_wallet_schedule_one_and_answer_the_survey(
     live_server, new_page, screenshot, market
 ):
     coach, client = market
-    _wallet_post(
-        user=client, amount=40000, reason="top_up", idempotency_key="fund", now=timezone.now()
-    )
+    wallet_post(user=client, amount=40000, reason="top_up", key="fund", now=timezone.now())
     page = new_page(time_zone="Europe/Berlin", width=390, height=844)
     log_in(page, live_server.url, client.email)
 

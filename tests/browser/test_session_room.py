@@ -1,6 +1,6 @@
 import pytest
 
-from payments.services import wallet_balance
+from ledger.services import wallet_balance
 from sessions_app.models import Report, Session
 from tests.browser.test_buying import log_in
 from tests.factories import UserFactory

@@ -12,6 +12,11 @@ from django.utils.text import slugify
 from accounts.models import User
 from coaching import services as coaching
 from coaching.models import Skill
+from ledger import services as ledger
+from payments import services as payments
+from requests_app import services as requests
+from sessions_app import booking
+from sessions_app import services as lifecycle
 
 # Printed to the person running `make run`; demo accounts exist only in a local database.
 DEMO_PASSWORD = "hse-demo-2026"  # noqa: S105  # nosec B105
@@ -224,10 +229,6 @@ def _at(now: datetime, days: int, hour: int, zone: str) -> datetime:
 def _load_bookings_and_requests(skills: dict) -> None:
     """Purchases, a booked session and requests in every state, so the calendar and the
     pending actions are not empty on a first visit."""
-    from payments import services as payments
-    from requests_app import services as requests
-    from sessions_app import services as booking
-
     now = timezone.now()
     alice = User.objects.get(email="alice@demo.hse")
     carol = User.objects.get(email="carol@demo.hse")
@@ -238,17 +239,17 @@ def _load_bookings_and_requests(skills: dict) -> None:
     purchases = iter(range(100))
 
     def buy(client, coach, skill, quantity):
-        payments._wallet_post(
+        ledger.wallet_post(
             user=client,
             amount=100_000,
             reason="top_up",
-            idempotency_key=f"demo-{client.pk}-{coach.pk}-{next(purchases)}",
+            key=f"demo-{client.pk}-{coach.pk}-{next(purchases)}",
             note="demo money",
             now=now,
         )
         return payments.order_start(
             client=client, coach=coach, skill=skill, duration_minutes=60, quantity=quantity,
-            method="wallet", now=now, pay_from_wallet=True,
+            method="wallet", now=now,
         )  # fmt: skip
 
     buy(alice, bob, leadership, 5)
@@ -290,18 +291,15 @@ def _load_bookings_and_requests(skills: dict) -> None:
 def _load_session_states(alice, bob, leadership, buy, now) -> None:
     """Alice's sessions with Bob in every state: one about to start (its room is open at
     once), one ended and awaiting her confirmation, one reported, one confirmed and rated."""
-    from sessions_app import services as booking
-
     buy(alice, bob, leadership, 5)
 
     def book(start):
         credit = alice.credits.filter(status="available").first()
         session = booking.session_reserve(
             coach=bob, client=alice, skill=leadership, duration_minutes=60, starts_at=start,
-            now=start - timedelta(days=2), credit=credit, within_availability=False,
+            now=start - timedelta(days=2), credit=credit, agreed=True,
         )  # fmt: skip
-        credit.status = "scheduled"
-        credit.save(update_fields=["status"])
+        ledger.credit_schedule(credit=credit, by=alice, now=start - timedelta(days=2), why="demo")
         return session
 
     grid = now.replace(second=0, microsecond=0)
@@ -309,22 +307,22 @@ def _load_session_states(alice, bob, leadership, buy, now) -> None:
     book(grid + timedelta(minutes=10))  # starts in 10 minutes or less: the room is open
 
     ended = book(grid - timedelta(hours=2))
-    booking.session_start(session=ended, by=bob.user, now=ended.starts_at + timedelta(minutes=1))
-    booking.session_end(session=ended, by=bob.user, now=ended.ends_at - timedelta(minutes=2))
+    lifecycle.session_start(session=ended, by=bob.user, now=ended.starts_at + timedelta(minutes=1))
+    lifecycle.session_end(session=ended, by=bob.user, now=ended.ends_at - timedelta(minutes=2))
 
     reported = book(grid - timedelta(days=1, hours=3))
-    booking.session_enter_lobby(
+    lifecycle.session_enter_lobby(
         session=reported, by=alice, now=reported.starts_at - timedelta(minutes=3)
     )
-    booking.session_report(
+    lifecycle.session_report(
         session=reported, by=alice, now=reported.starts_at + timedelta(minutes=9),
         reason="no_show", details="I waited 10 minutes in the lobby and Bob never started.",
     )  # fmt: skip
 
     confirmed = book(grid - timedelta(days=3, hours=1))
-    booking.session_start(session=confirmed, by=bob.user, now=confirmed.starts_at)
-    booking.session_end(session=confirmed, by=bob.user, now=confirmed.ends_at)
-    booking.session_confirm(
+    lifecycle.session_start(session=confirmed, by=bob.user, now=confirmed.starts_at)
+    lifecycle.session_end(session=confirmed, by=bob.user, now=confirmed.ends_at)
+    lifecycle.session_confirm(
         session=confirmed, by=alice, now=confirmed.ends_at + timedelta(minutes=5), rating=5,
         comment="Clear, warm and practical. I left with a plan for my first one-to-ones.",
     )  # fmt: skip

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from hse.demo import demo_logins, load_demo_data
+from marketplace.demo import demo_logins, load_demo_data
 
 
 class Command(BaseCommand):

@@ -1,0 +1,217 @@
+"""The pages that bring the apps together: a coach's page (profile, reviews and open
+times), the pending actions, the calendar, and the coach's dashboard."""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.views.decorators.http import require_GET
+
+from accounts.timezones import zone_label
+from coaching.availability import boundary_instant
+from coaching.models import CoachProfile
+from coaching.selectors import (
+    bookable_slots,
+    coach_profile_html,
+    listed_coach_or_none,
+    slots_by_local_day,
+)
+from hse.money import format_money, price_for_minutes
+from hse.rules import listed
+from ledger.selectors import earnings_by_month
+from marketplace import selectors
+from requests_app.selectors import requests_awaiting
+from requests_app.views import request_context
+from sessions_app.selectors import coach_reviews, sessions_upcoming
+
+COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
+SLOT_HTML = '<li class="slot"><time datetime="{}">{}</time></li>'
+
+
+@require_GET
+def coach_detail(request, coach_id: int):
+    coach = listed_coach_or_none(coach_id=coach_id)
+    if coach is None:
+        raise Http404("No such coach.")
+    durations = settings.HSE_SESSION_DURATIONS
+    duration = request.GET.get("duration", str(durations[-1]))
+    if not duration.isdecimal() or int(duration) not in durations:
+        messages.error(
+            request,
+            f"Sessions last {listed(durations)} minutes; showing {durations[-1]}-minute slots.",
+        )
+        duration = durations[-1]
+    duration = int(duration)
+
+    now = timezone.now()
+    days = settings.HSE_COACH_PAGE_SLOT_DAYS
+    viewer = request.user if request.user.is_authenticated and request.user.is_client else None
+    slots = bookable_slots(
+        coach=coach,
+        duration_minutes=duration,
+        start=now,
+        end=now + timedelta(days=days),
+        now=now,
+        client=viewer,
+        cached=True,
+    )
+    slot_days = slots_by_local_day(slots, request.viewer_zone)
+    show_all = request.GET.get("show") == "all"
+    context = {
+        "coach": coach,
+        "duration": duration,
+        "durations": [
+            (
+                minutes,
+                format_money(
+                    price_for_minutes(hourly=coach.hourly_price, minutes=minutes), coach.currency
+                ),
+            )
+            for minutes in durations
+        ],
+        # A day's times are joined here: a template loop over them cost more than the rest
+        # of the page.
+        "slot_days": [
+            (day, format_html_join("", SLOT_HTML, ((t.isoformat(), f"{t:%H:%M}") for t in times)))
+            for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
+        ],
+        "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),
+        "slot_days_shown": days,
+        "zone_label": zone_label(request.viewer_zone_name, now),
+        "zone_source": request.viewer_zone_source,
+    }
+    if request.htmx and request.htmx.target == "slots":
+        return render(request, "marketplace/coach_detail.html#slots", context)
+
+    def profile() -> str:
+        reviews = coach_reviews(coach=coach)
+        # No request: the column needs only the viewer, and the context processors would
+        # read the header's count again.
+        return render_to_string(
+            "marketplace/coach_detail.html#profile",
+            {**context, "rating": reviews, "reviews": reviews["latest"], "user": request.user},
+        )
+
+    # What differs between viewers: "Buy" (not for coaches) and the reviews' dates (their zone).
+    buyer = not request.user.is_authenticated or request.user.is_client
+    context["profile"] = coach_profile_html(
+        coach_id=coach.pk,
+        variant=f"{'buyer' if buyer else 'other'}:{request.viewer_zone_name}",
+        render=profile,
+    )
+    return render(request, "marketplace/coach_detail.html", context)
+
+
+def _pending_context(request) -> dict:
+    now = timezone.now()
+    actions = selectors.pending_actions(user=request.user, now=now)
+    request.pending_actions = actions  # the header's count is their number: no second query
+    return {
+        "actions": actions,
+        "request_items": [request_context(request, item) for item in actions.requests],
+    }
+
+
+def pending_panel(request):
+    """The Pending Actions sidebar, with the header's count swapped out of band."""
+    return render(request, "marketplace/pending.html#panel", _pending_context(request))
+
+
+@login_required
+@require_GET
+def pending(request):
+    if request.htmx:
+        return pending_panel(request)
+    return render(request, "marketplace/pending.html", _pending_context(request))
+
+
+@login_required
+@require_GET
+def calendar(request):
+    """Week or month of sessions and requests, in the viewer's zone."""
+    zone = request.viewer_zone
+    now = timezone.now()
+    view = "month" if request.GET.get("view") == "month" else "week"
+    today = now.astimezone(zone).date()
+    try:
+        anchor = (
+            date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
+        )
+    except ValueError:
+        messages.error(request, "That date is not valid; showing today.")
+        anchor = today
+    if view == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=7)
+        previous, following = first - timedelta(days=7), last
+    else:
+        month_start = anchor.replace(day=1)
+        next_month = (month_start + timedelta(days=32)).replace(day=1)
+        first = month_start - timedelta(days=month_start.weekday())
+        last = next_month + timedelta(days=(7 - next_month.weekday()) % 7)
+        previous = (month_start - timedelta(days=1)).replace(day=1)
+        following = next_month
+    start = local_midnight(first, zone)
+    end = local_midnight(last, zone)
+    items = selectors.calendar_items(user=request.user, start=start, end=end, now=now)
+    by_day: dict[date, list] = {}
+    for item in items:
+        by_day.setdefault(item.starts_at.astimezone(zone).date(), []).append(item)
+    days = [
+        (first + timedelta(days=n), by_day.get(first + timedelta(days=n), []))
+        for n in range((last - first).days)
+    ]
+    context = {
+        "view": view,
+        "days": days,
+        "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+        "anchor": anchor,
+        "month_start": anchor.replace(day=1),
+        "today": today,
+        "previous": previous,
+        "following": following,
+        "title": _calendar_title(view, first, last, anchor),
+    }
+    template = "marketplace/calendar.html"
+    if request.htmx and request.htmx.target == "calendar":
+        template += "#calendar"
+    return render(request, template, context)
+
+
+def _calendar_title(view: str, first: date, last: date, anchor: date) -> str:
+    if view == "month":
+        return anchor.strftime("%B %Y")
+    end = last - timedelta(days=1)
+    if first.month == end.month:
+        return f"{first.day}–{end.day} {end.strftime('%B %Y')}"
+    return f"{first.strftime('%-d %b')} – {end.strftime('%-d %b %Y')}"
+
+
+def local_midnight(day: date, zone):
+    return boundary_instant(day, 0, zone)
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    """The coach's desk: what is coming, what to answer, what was earned."""
+    coach = CoachProfile.objects.filter(user=request.user).first()
+    if coach is None:
+        raise Http404("Only coaches have a dashboard.")
+    now = timezone.now()
+    earnings = earnings_by_month(coach=coach, zone=request.viewer_zone)
+    context = {
+        "coach": coach,
+        "upcoming": sessions_upcoming(user=request.user, now=now)[:8],
+        "awaiting": requests_awaiting(user=request.user, now=now)[:8],
+        "earnings": earnings,
+        "total_net": sum(month.net for month in earnings),
+        "fee": settings.HSE_PLATFORM_FEE_PERCENT,
+    }
+    return render(request, "marketplace/dashboard.html", context)

@@ -1,0 +1,271 @@
+"""Booking: taking a time for a session, holding it for a checkout, and scheduling paid
+sessions into it. Two people racing for one slot: on PostgreSQL the exclusion constraints
+let one insert win; on SQLite the IMMEDIATE transaction serialises the check and the insert.
+The loser is told the time was taken, either way."""
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+
+from accounts.models import User
+from coaching.models import CoachProfile, Skill
+from coaching.selectors import bookable_slots, busy_intervals, forget_schedules
+from ledger import services as ledger
+from ledger.models import Credit
+from sessions_app import emails
+from sessions_app.lifecycle import SESSION, BookingError
+from sessions_app.models import Session, SessionEvent
+from sessions_app.selectors import forget_pending_counts
+from sessions_app.signals import hold_lapsed
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+
+
+class SlotTaken(BookingError):
+    def __init__(self, message: str = "This time was just taken. Please pick another."):
+        super().__init__(message)
+
+
+def session_changed(session: Session) -> None:
+    """What a change to a session (made by an UPDATE, which sends no post_save) changes on
+    pages: the client's pending actions and both people's schedules."""
+    forget_pending_counts(session.client_id)  # what is pending from a session is the client's
+    forget_schedules(coach_ids=[session.coach_id], client_ids=[session.client_id])
+
+
+def session_move_state(
+    session: Session, action: str, *, by: User | None, now: datetime, why: str, **fields
+) -> None:
+    """One declared transition of a locked session (``lifecycle.SESSION``), logged."""
+    SESSION.move(session, action, by=by, now=now, why=why, **fields)
+    session_changed(session)
+
+
+def time_check(
+    *,
+    coach: CoachProfile,
+    client: User,
+    starts_at: datetime,
+    duration_minutes: int,
+    now: datetime,
+    agreed: bool = False,
+    ignore: dict[str, int] | None = None,
+) -> None:
+    """Raises SlotTaken unless the time is free for both people: a bookable slot of the
+    coach's for instant booking, or, for a time both people ``agreed`` on (an accepted
+    request), simply free of anything else, open proposals aside. ``ignore``: busy rows
+    that must not collide with themselves (``{"sessions": id, "requests": id}``)."""
+    ignore = ignore or {}
+    if agreed:
+        _check_busy(
+            coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
+            now=now, ignore=ignore, skip=("requests",),
+        )  # fmt: skip
+        return
+    slots = bookable_slots(
+        coach=coach, duration_minutes=duration_minutes, start=starts_at,
+        end=starts_at + timedelta(minutes=1), now=now, client=client, ignore=ignore,
+    )  # fmt: skip
+    if starts_at not in slots:
+        raise SlotTaken("That time is not available any more. Please pick another.")
+
+
+def proposal_check(
+    *,
+    coach: CoachProfile,
+    client: User,
+    starts_at: datetime,
+    duration_minutes: int,
+    now: datetime,
+    ignore: dict[str, int] | None = None,
+) -> None:
+    """Raises SlotTaken unless a proposed time is free for both people: no session, hold,
+    time off or other open proposal of either stands in its way."""
+    _check_busy(
+        coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
+        now=now, ignore=ignore or {},
+    )  # fmt: skip
+
+
+def _check_busy(*, coach, client, starts_at, duration_minutes, now, ignore, skip=()) -> None:
+    busy = busy_intervals(
+        coach=coach, client=client, start=starts_at,
+        end=starts_at + timedelta(minutes=duration_minutes), now=now, ignore=ignore, skip=skip,
+    )  # fmt: skip
+    if busy:
+        raise SlotTaken(
+            "That time overlaps another session, hold or request of the coach or the client."
+        )
+
+
+def _overlapping(*, coach: CoachProfile, client: User, starts_at: datetime, ends_at: datetime):
+    return Session.objects.filter(
+        Q(coach=coach) | Q(client=client), starts_at__lt=ends_at, ends_at__gt=starts_at
+    )
+
+
+def hold_lapse(*, session: Session, now: datetime) -> bool:
+    """Marks a held session whose hold has run out as expired, and tells the order that
+    held it. A conditional update, so running it twice, or beside the sweep, changes
+    things once."""
+    lapsed = SESSION.move_many(
+        list(
+            Session.objects.filter(
+                pk=session.pk, status=Session.Status.HELD, hold_expires_at__lte=now
+            ).values_list("pk", flat=True)
+        ),
+        "lapse", now=now, why="checkout hold expired",
+    )  # fmt: skip
+    if not lapsed:
+        return False
+    session.status = Session.Status.EXPIRED
+    session_changed(session)
+    hold_lapsed.send(sender=Session, session=session, now=now)
+    return True
+
+
+def holds_lapse_many(*, ids: list[int], now: datetime) -> list[int]:
+    """The sweep's bulk ``hold_lapse`` for held sessions whose orders it expired."""
+    return SESSION.move_many(ids, "lapse", now=now, why="checkout hold expired")
+
+
+def session_reserve(
+    *,
+    coach: CoachProfile,
+    client: User,
+    skill: Skill,
+    duration_minutes: int,
+    starts_at: datetime,
+    now: datetime,
+    hold_until: datetime | None = None,
+    credit: Credit | None = None,
+    by: User | None = None,
+    agreed: bool = False,
+) -> Session:
+    """Takes a free time for ``client`` with ``coach``: a HELD row until ``hold_until``
+    when given (checkout), else a SCHEDULED session paid by ``credit`` (whose state the
+    caller moves). ``agreed``: see ``time_check``."""
+    if client.pk == coach.user_id:
+        raise BookingError("You cannot book a session with yourself.")
+    if not client.is_client:
+        raise BookingError("Only clients can book sessions.")
+    if not coach.teaches(skill):
+        raise BookingError(f"{coach.user.display_name} does not coach {skill.name}.")
+    ends_at = starts_at + timedelta(minutes=duration_minutes)
+    time_check(
+        coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
+        now=now, agreed=agreed,
+    )  # fmt: skip
+    with transaction.atomic():
+        lapsed = _overlapping(coach=coach, client=client, starts_at=starts_at, ends_at=ends_at)
+        for held in lapsed.filter(status=Session.Status.HELD, hold_expires_at__lte=now):
+            hold_lapse(session=held, now=now)
+        live = Session.objects.occupying(now)
+        if live.filter(
+            pk__in=_overlapping(
+                coach=coach, client=client, starts_at=starts_at, ends_at=ends_at
+            ).values("pk")
+        ).exists():
+            raise SlotTaken()
+        status = Session.Status.HELD if hold_until else Session.Status.SCHEDULED
+        try:
+            with transaction.atomic():
+                session = Session.objects.create(
+                    coach=coach,
+                    client=client,
+                    skill=skill,
+                    duration_minutes=duration_minutes,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    status=status,
+                    hold_expires_at=hold_until,
+                    credit=credit,
+                )
+        except IntegrityError:
+            raise SlotTaken() from None
+        except OperationalError as error:
+            # Two bookings of one slot can each wait for the other's new row in the
+            # exclusion constraints; PostgreSQL then aborts one of them, which lost it.
+            if getattr(error.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+                raise
+            raise SlotTaken() from None
+        SESSION.record(
+            session, "hold" if hold_until else "book", by=by or client, now=now,
+            why="held for checkout" if hold_until else "scheduled from a credit",
+        )  # fmt: skip
+        session_changed(session)
+    return session
+
+
+def session_hold_lock(*, session: Session) -> Session | None:
+    """A checkout's held session, locked (with the people and skill its emails show), if it
+    is still held: not lapsed, and not given to anyone else."""
+    locked = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("coach__user", "client", "skill")
+        .filter(pk=session.pk, status=Session.Status.HELD)
+        .first()
+    )
+    return locked
+
+
+def session_schedule_held(*, session: Session, credit: Credit, now: datetime) -> None:
+    """A paid checkout: its held session (locked, ``session_hold_lock``) becomes
+    scheduled, paid by ``credit``."""
+    session_move_state(
+        session, "pay", by=None, now=now, why="paid", credit=credit, hold_expires_at=None
+    )
+
+
+def session_schedule_from_credit(
+    *, credit: Credit, starts_at: datetime, by: User, now: datetime
+) -> Session:
+    """Schedules one available credit of a package into a bookable slot, at once."""
+    with transaction.atomic():
+        credit = Credit.objects.select_for_update().get(pk=credit.pk)
+        if credit.client_id != by.pk:
+            raise BookingError("This credit is not yours.")
+        if credit.status != Credit.Status.AVAILABLE:
+            raise BookingError("This credit is already scheduled.")
+        session = session_reserve(
+            coach=credit.coach, client=credit.client, skill=credit.skill,
+            duration_minutes=credit.duration_minutes, starts_at=starts_at, now=now,
+            credit=credit, by=by,
+        )  # fmt: skip
+        ledger.credit_schedule(credit=credit, by=by, now=now, why=f"session #{session.pk}")
+        emails.booking_confirmation(session=session)
+    return session
+
+
+def session_reschedule(
+    *, session: Session, starts_at: datetime, by: User, now: datetime, why: str
+) -> Session:
+    """Moves a scheduled session (locked by the caller's request) to an agreed new time,
+    free for both people."""
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.status != Session.Status.SCHEDULED:
+        raise BookingError("The session can no longer be moved.")
+    time_check(
+        coach=session.coach, client=session.client, starts_at=starts_at,
+        duration_minutes=session.duration_minutes, now=now, agreed=True,
+        ignore={"sessions": session.pk},
+    )  # fmt: skip
+    old = session.starts_at
+    session.starts_at = starts_at
+    session.ends_at = starts_at + timedelta(minutes=session.duration_minutes)
+    # The reminders and the late notice belong to the new time.
+    session.reminder_day_sent_at = session.reminder_soon_sent_at = None
+    session.coach_late_notified_at = None
+    session.save(
+        update_fields=[
+            "starts_at", "ends_at", "reminder_day_sent_at", "reminder_soon_sent_at",
+            "coach_late_notified_at",
+        ]
+    )  # fmt: skip
+    SessionEvent.objects.create(
+        session=session, at=now, by=by, from_status=session.status, to_status=session.status,
+        action="move", why=f"moved from {old:%Y-%m-%d %H:%M} UTC: {why}",
+    )  # fmt: skip
+    session_changed(session)
+    return session
