@@ -13,6 +13,10 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # the host, and each worker keeps a database connection.
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(len(os.sched_getaffinity(0)), 8))
 worker_class = "sync"
+# A worker silent this long is killed and replaced. No page takes more than a fraction of a
+# second; the longest honest wait is a booking queued on its coach's row behind the other
+# bookings of that slot, each a few milliseconds (tests/test_booking_race.py prints them).
+timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 
 

@@ -3,6 +3,7 @@ from django import forms
 from accounts.models import User
 from accounts.services import user_complete_signup
 from accounts.timezones import is_valid_zone, zone_choices
+from hse.text import validate_single_line
 
 
 class TimeZoneField(forms.ChoiceField):
@@ -23,7 +24,10 @@ class SignupForm(forms.Form):
     """Extra sign-up fields; allauth adds email and password and calls ``signup``."""
 
     display_name = forms.CharField(
-        label="Your name", max_length=80, help_text="Shown to coaches and clients."
+        label="Your name",
+        max_length=80,
+        help_text="Shown to coaches and clients.",
+        validators=[validate_single_line],
     )
     role = forms.ChoiceField(
         label="I want to",
@@ -49,7 +53,9 @@ class SignupForm(forms.Form):
 
 
 class AccountSettingsForm(forms.Form):
-    display_name = forms.CharField(label="Your name", max_length=80)
+    display_name = forms.CharField(
+        label="Your name", max_length=80, validators=[validate_single_line]
+    )
     time_zone = TimeZoneField(
         label="Time zone", help_text="Every page and email shows times in this zone."
     )

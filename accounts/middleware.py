@@ -1,9 +1,7 @@
-import zoneinfo
-
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.timezones import is_valid_zone
+from accounts.timezones import is_valid_zone, zone_or_utc
 
 BROWSER_ZONE_COOKIE = "hse_tz"
 
@@ -21,7 +19,9 @@ class TimezoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            name, source = user.time_zone, "account"
+            # A zone that is not one (written by hand) shows as UTC: zone_or_utc logs it.
+            name = user.time_zone if is_valid_zone(user.time_zone) else "UTC"
+            source = "account"
         else:
             cookie = request.COOKIES.get(BROWSER_ZONE_COOKIE, "")
             if is_valid_zone(cookie):
@@ -30,7 +30,7 @@ class TimezoneMiddleware:
                 name, source = settings.DEFAULT_USER_TIME_ZONE, "default"
         request.viewer_zone_name = name
         request.viewer_zone_source = source
-        request.viewer_zone = zoneinfo.ZoneInfo(name)
+        request.viewer_zone = zone_or_utc(name)
         timezone.activate(request.viewer_zone)
         try:
             return self.get_response(request)

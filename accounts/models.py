@@ -4,6 +4,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
+from accounts.timezones import validate_zone, zone_or_utc
+from hse.text import validate_single_line
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -35,9 +38,11 @@ class User(AbstractUser):
     first_name = None
     last_name = None
     email = models.EmailField("email address", unique=True)
-    display_name = models.CharField(max_length=80)
+    display_name = models.CharField(max_length=80, validators=[validate_single_line])
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.CLIENT)
-    time_zone = models.CharField(max_length=64, default=settings.DEFAULT_USER_TIME_ZONE)
+    time_zone = models.CharField(
+        max_length=64, default=settings.DEFAULT_USER_TIME_ZONE, validators=[validate_zone]
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["display_name"]
@@ -64,7 +69,7 @@ class User(AbstractUser):
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.time_zone)
+        return zone_or_utc(self.time_zone)
 
     @property
     def initials(self) -> str:

@@ -1,6 +1,6 @@
 """HSE benchmark (not a test): builds a large PostgreSQL data set, serves the app with
 gunicorn, drives a mixed load with 50 paced users and then closed-loop, and times each
-sweep over 10,000 due rows. Prints the figures; the README keeps the latest ones.
+sweep over 10,000 due rows. Prints the figures; docs/benchmark.md keeps them.
 
     .venv/bin/python bench/run.py                  # everything (about 6 minutes on 2 cores)
     .venv/bin/python bench/run.py --skip-build     # reuse the data set
@@ -151,7 +151,7 @@ async def user_loop(n, deadline, paced, stats, top_ups, coach_ids, session_key) 
                     body = json.dumps({
                         "id": f"evt_bench_{pk}", "object": "event", "type": "checkout.session.completed",
                         "data": {"object": {"client_reference_id": f"topup-{pk}", "payment_status": "paid",
-                                            "amount_total": 2500, "payment_intent": f"pi_{pk}"}},
+                                            "amount_total": 2500, "currency": "usd", "payment_intent": f"pi_{pk}"}},
                     }).encode()  # fmt: skip
                     stamp = int(time.time())
                     digest = hmac.new(

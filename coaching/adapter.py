@@ -5,7 +5,13 @@ from coaching.selectors import coach_profile_is_listed
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """A coach whose profile is not listed yet lands on it after logging in or signing up."""
+    """A coach whose profile is not listed yet lands on it after logging in or signing up.
+    Failed logins are counted per account, whatever the Host header says: allauth keys them
+    by the request's host, which a visitor chooses (``LOCALHOST``, ``127.0.0.1:1``)."""
+
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        login = credentials.get("email", credentials.get("username", "")).lower()
+        return f"hse:{login}"
 
     def get_login_redirect_url(self, request):
         user = request.user

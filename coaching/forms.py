@@ -4,7 +4,9 @@ from django.conf import settings
 from accounts.forms import TimeZoneField
 from coaching.models import LANGUAGES, AvailabilityWindow, Skill
 from coaching.selectors import CATALOG_SORTS
+from hse.forms import DayField
 from hse.money import MoneyError, parse_major
+from hse.text import validate_single_line, validate_text
 
 
 def _minute_choices(first: int, last: int) -> list[tuple[str, str]]:
@@ -38,9 +40,13 @@ class CatalogFilterForm(forms.Form):
 
 class CoachProfileForm(forms.Form):
     headline = forms.CharField(
-        max_length=120, help_text="One line clients see in the catalog, e.g. “Leadership coach”."
+        validators=[validate_single_line],
+        max_length=120,
+        help_text="One line clients see in the catalog, e.g. “Leadership coach”.",
     )
-    bio = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=4000)
+    bio = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}), max_length=4000, validators=[validate_text]
+    )
     skills = forms.ModelMultipleChoiceField(
         queryset=Skill.objects.all(), widget=forms.CheckboxSelectMultiple
     )
@@ -88,11 +94,14 @@ class WindowForm(forms.Form):
 
 
 class TimeOffForm(forms.Form):
-    first_day = forms.DateField(
-        label="First day off", widget=forms.DateInput(attrs={"type": "date"})
+    first_day = DayField(label="First day off", widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = DayField(label="Last day off", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(
+        required=False,
+        max_length=120,
+        label="Note (only you see it)",
+        validators=[validate_single_line],
     )
-    last_day = forms.DateField(label="Last day off", widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(required=False, max_length=120, label="Note (only you see it)")
 
     def clean(self):
         data = super().clean()

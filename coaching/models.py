@@ -1,10 +1,12 @@
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
+
+from accounts.timezones import validate_zone, zone_or_utc
+from hse.text import validate_single_line, validate_text
 
 
 class Skill(models.Model):
@@ -60,8 +62,8 @@ class CoachProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coach_profile"
     )
-    headline = models.CharField(max_length=120, blank=True)
-    bio = models.TextField(blank=True)
+    headline = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
+    bio = models.TextField(blank=True, validators=[validate_text])
     skills = models.ManyToManyField(Skill, blank=True, related_name="coaches")
     languages = models.JSONField(default=list, blank=True)
     hourly_price = models.PositiveIntegerField(
@@ -72,7 +74,9 @@ class CoachProfile(models.Model):
         default=settings.HSE_DEFAULT_MINIMUM_NOTICE_MINUTES
     )
     time_zone = models.CharField(
-        max_length=64, help_text="The zone the weekly availability windows are written in."
+        max_length=64,
+        help_text="The zone the weekly availability windows are written in.",
+        validators=[validate_zone],
     )
     # Set by coach_profile_update once the profile is complete: only then is the coach in
     # the catalog.
@@ -96,6 +100,10 @@ class CoachProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.display_name} (coach)"
+
+    @property
+    def zone(self):
+        return zone_or_utc(self.time_zone)
 
     @property
     def language_names(self) -> list[str]:
@@ -157,7 +165,7 @@ class TimeOff(models.Model):
     coach = models.ForeignKey(CoachProfile, on_delete=models.CASCADE, related_name="time_off")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    note = models.CharField(max_length=120, blank=True)
+    note = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
 
     class Meta:
         ordering = ["starts_at"]
@@ -174,9 +182,9 @@ class TimeOff(models.Model):
 
     @property
     def first_day(self) -> date:
-        return self.starts_at.astimezone(ZoneInfo(self.coach.time_zone)).date()
+        return self.starts_at.astimezone(self.coach.zone).date()
 
     @property
     def last_day(self) -> date:
         last_moment = self.ends_at - timedelta(microseconds=1)
-        return last_moment.astimezone(ZoneInfo(self.coach.time_zone)).date()
+        return last_moment.astimezone(self.coach.zone).date()

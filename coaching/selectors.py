@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from functools import reduce
 from itertools import groupby
 from operator import or_
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import DateTimeField, Q, QuerySet, Value, prefetch_related_objects
@@ -230,7 +229,7 @@ def bookable_slots(
         windows, busy = _windows(coach), busy_intervals(coach=coach, **around, ignore=ignore)
     return slot_starts(
         windows=windows,
-        zone=ZoneInfo(coach.time_zone),
+        zone=coach.zone,
         duration=duration,
         start=start,
         end=end,

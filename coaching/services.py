@@ -1,12 +1,14 @@
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
 from accounts.timezones import is_valid_zone
 from coaching.availability import boundary_instant
 from coaching.models import LANGUAGE_NAMES, AvailabilityWindow, CoachProfile, Skill, TimeOff
+from hse.bounds import beyond_horizon
+from hse.text import validate_single_line, validate_text
 
 MAX_MINIMUM_NOTICE_MINUTES = 30 * 24 * 60
 
@@ -40,6 +42,11 @@ def coach_profile_update(
     headline, bio = headline.strip(), bio.strip()
     if not headline or not bio:
         raise CoachingError("A headline and a bio are both needed.")
+    try:
+        validate_single_line(headline)
+        validate_text(bio)
+    except ValidationError as error:
+        raise CoachingError(error.messages[0]) from None
     if not skills:
         raise CoachingError("Choose at least one skill you coach.")
     unknown = [code for code in languages if code not in LANGUAGE_NAMES]
@@ -108,12 +115,14 @@ def time_off_add(
     coach's zone."""
     if last_day < first_day:
         raise CoachingError("The last day off cannot be before the first.")
-    zone = ZoneInfo(coach.time_zone)
+    zone = coach.zone
     if last_day < now.astimezone(zone).date():
         raise CoachingError("Those days are already over.")
     if (last_day - first_day).days > 366:
         raise CoachingError("Time off can be at most a year at a time.")
     starts_at = boundary_instant(first_day, 0, zone)
+    if too_far := beyond_horizon(starts_at, now):
+        raise CoachingError(too_far)
     ends_at = boundary_instant(last_day + timedelta(days=1), 0, zone)
     coach = _lock(coach)
     clash = coach.time_off.filter(starts_at__lt=ends_at, ends_at__gt=starts_at).first()

@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 
 from hse.models import QueuedEmail, QueuedNotice
 from hse.rules import product_rules
+from hse.text import one_line
 
 log = logging.getLogger(__name__)
 _local = threading.local()
@@ -54,7 +55,10 @@ def build_email(
         text = render_to_string(f"emails/{template}.txt", context)
         html = render_to_string(f"emails/{template}.html", context)
     message = EmailMultiAlternatives(
-        subject=f"[HSE] {subject}", body=text, to=[to.email], from_email=settings.DEFAULT_FROM_EMAIL
+        subject=f"[HSE] {one_line(subject)}",
+        body=text,
+        to=[to.email],
+        from_email=settings.DEFAULT_FROM_EMAIL,
     )
     message.attach_alternative(html, "text/html")
     for attachment in attachments:

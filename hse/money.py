@@ -1,6 +1,6 @@
 """Money is an integer number of minor units (cents) with its currency beside it."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 # Currencies whose minor unit is not a hundredth; none are offered yet, but formatting
@@ -26,17 +26,28 @@ def format_money(amount: int, currency: str) -> str:
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
 
 
+# More than any price or top-up could be (a billion in major units): a longer number is
+# refused before any arithmetic, so "1e999999" or five thousand digits end as a message.
+MAX_MINOR = 10**11
+
+
 def parse_major(text: str, currency: str) -> int:
     """ "85" or "85.50" in major units -> minor units; refuses fractions of a minor unit."""
+    shown = str(text).strip()[:20]
+    if not str(text).isascii():  # other scripts' digits and look-alike signs are refused
+        raise MoneyError(f"“{shown}” is not an amount: write it with the digits 0-9.")
     try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise MoneyError(f"“{text}” is not an amount.") from None
-    if not value.is_finite():
-        raise MoneyError(f"“{text}” is not an amount.")
-    minor = value.scaleb(exponent(currency))
-    if minor != minor.to_integral_value():
-        raise MoneyError(f"“{text}” has more decimals than {currency.upper()} allows.")
+        value = Decimal(str(text).strip()[:40])
+        minor = value.scaleb(exponent(currency))
+        whole = minor == minor.to_integral_value()
+    except ArithmeticError:  # not a number, or one too large for any context
+        raise MoneyError(f"“{shown}” is not an amount.") from None
+    if not value.is_finite() or len(str(text).strip()) > 40:
+        raise MoneyError(f"“{shown}” is not an amount.")
+    if abs(minor) > MAX_MINOR:
+        raise MoneyError(f"“{shown}” is far more than any amount here.")
+    if not whole:
+        raise MoneyError(f"“{shown}” has more decimals than {currency.upper()} allows.")
     return int(minor)
 
 

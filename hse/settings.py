@@ -228,6 +228,10 @@ ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_ADAPTER = "coaching.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[HSE] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+# Behind a proxy every visitor's address is the proxy's: allauth's limits per address (ten
+# failed logins) would then lock everyone out together. Set it to the number of proxies that
+# append to X-Forwarded-For in front of HSE (1 behind one load balancer); 0 trusts none.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("ALLAUTH_TRUSTED_PROXY_COUNT", 0, minimum=0)
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 
@@ -331,6 +335,10 @@ HSE_CATALOG_PAGE_SIZE = 24
 HSE_PACKAGE_SIZES = (5, 10, 20)
 HSE_HOLD_MINUTES = 30  # a checkout holds its slot this long (Stripe's shortest expiry)
 HSE_BOOKING_DAYS = 28  # how far ahead the buy flow and scheduling offer times
+# Nothing may be booked, requested or taken off further ahead than this (SPEC 1).
+HSE_BOOKING_HORIZON_DAYS = 180
+# Checkouts a client may have waiting for payment at once, each holding a slot.
+HSE_MAX_OPEN_CHECKOUTS = 3
 # Session requests (SPEC 4): at least this many hours between sending and the start...
 HSE_REQUEST_MIN_NOTICE_HOURS = 24
 # ...and the answer deadline, in hours before the start, by how long before the start the

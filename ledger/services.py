@@ -21,6 +21,8 @@ from hse.states import Machine
 from ledger.models import Credit, CreditEvent, EarningEntry, WalletEntry
 
 S = Credit.Status
+# The most a wallet may hold, in minor units: the largest its running balance column stores.
+WALLET_MOST = 2**31 - 1
 
 
 class LedgerError(Exception):
@@ -84,6 +86,8 @@ def wallet_post(
         if existing is not None:
             return existing
         balance = wallet_balance(user=user)
+        if balance + amount > WALLET_MOST:
+            raise LedgerError("That is more than a wallet holds; it was not added.")
         if balance + amount < 0:
             raise InsufficientFunds(
                 f"Your wallet has {format_money(balance, settings.HSE_CURRENCY)}; this needs "

@@ -22,6 +22,7 @@ from coaching.selectors import (
     listed_coach_or_none,
     slots_by_local_day,
 )
+from hse.bounds import day_ok, small_int
 from hse.money import format_money, price_for_minutes
 from hse.rules import listed
 from ledger.selectors import earnings_by_month
@@ -40,14 +41,13 @@ def coach_detail(request, coach_id: int):
     if coach is None:
         raise Http404("No such coach.")
     durations = settings.HSE_SESSION_DURATIONS
-    duration = request.GET.get("duration", str(durations[-1]))
-    if not duration.isdecimal() or int(duration) not in durations:
+    duration = small_int(request.GET.get("duration", durations[-1]), digits=3)
+    if duration not in durations:
         messages.error(
             request,
             f"Sessions last {listed(durations)} minutes; showing {durations[-1]}-minute slots.",
         )
         duration = durations[-1]
-    duration = int(duration)
 
     now = timezone.now()
     days = settings.HSE_COACH_PAGE_SLOT_DAYS
@@ -140,10 +140,10 @@ def calendar(request):
     view = "month" if request.GET.get("view") == "month" else "week"
     today = now.astimezone(zone).date()
     try:
-        anchor = (
-            date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
-        )
+        anchor = date.fromisoformat(request.GET["date"][:10]) if request.GET.get("date") else today
     except ValueError:
+        anchor = None
+    if anchor is None or not day_ok(anchor):
         messages.error(request, "That date is not valid; showing today.")
         anchor = today
     if view == "week":

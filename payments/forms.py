@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from hse.forms import InstantField
 from hse.money import MoneyError, parse_major
 
 
@@ -14,7 +15,7 @@ class CheckoutForm(forms.Form):
     quantity = forms.TypedChoiceField(
         choices=[(n, n) for n in (1, *settings.HSE_PACKAGE_SIZES)], coerce=int
     )
-    start = forms.DateTimeField(required=False)
+    start = InstantField(required=False)
     method = forms.ChoiceField(choices=[("stripe", "Card"), ("wallet", "Wallet")])
     token = forms.CharField(required=False, max_length=64)
 

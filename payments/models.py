@@ -43,8 +43,9 @@ class Order(models.Model):
     )
     expires_at = models.DateTimeField()
     # A one-time token from the buy form: the same form sent twice (a double click, a retry)
-    # finds the order it already made instead of buying again.
-    checkout_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # finds the order it already made instead of buying again. None (not "") without one,
+    # so that orders without a token never collide in the constraint below.
+    checkout_token = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     stripe_checkout_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_checkout_url = models.URLField(max_length=2000, blank=True)
     stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
@@ -62,6 +63,12 @@ class Order(models.Model):
                 name="order_total_is_unit_times_quantity",
             ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_quantity_positive"),
+            # A form's token is its client's: another client sending the same one buys anew.
+            models.UniqueConstraint(
+                fields=["client", "checkout_token"],
+                condition=Q(checkout_token__isnull=False),
+                name="order_token_once_per_client",
+            ),
         ]
 
     def __str__(self) -> str:

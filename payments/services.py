@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
+from hse.emails import batched
 from hse.money import format_money, price_for_minutes
 from hse.rules import listed
 from hse.states import Machine
@@ -107,20 +108,20 @@ def order_start(
         raise PaymentError("Only clients can buy sessions.")
 
     with transaction.atomic():
-        # Copies of one form (a double click) queue here on the client's row, so each finds
-        # the order the first one made instead of racing it for the slot.
-        User.objects.select_for_update().filter(pk=client.pk).exists()
+        # The client's row, then the coach's, locked as every booking does: copies of one
+        # form (a double click) queue here, so each finds the order the first one made
+        # instead of racing it for the slot; a price change or a delisting waits for this
+        # order, or this order for it, and the price charged is the one read here.
+        coach = booking.people_lock(client=client, coach=coach)
         if token and (again := Order.objects.filter(client=client, checkout_token=token).first()):
             return again
-        # The coach's row, locked: a price change or a delisting waits for this order, or
-        # this order for it, and the price charged is the one read here.
-        coach = (
-            CoachProfile.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .get(pk=coach.pk)
-        )
         if not coach.is_listed or not coach.user.is_active or not coach.teaches(skill):
             raise PaymentError(f"{coach.user.display_name} does not offer {skill.name}.")
+        if quantity == 1 and _open_checkouts(client, now) >= settings.HSE_MAX_OPEN_CHECKOUTS:
+            raise PaymentError(
+                f"You have {settings.HSE_MAX_OPEN_CHECKOUTS} checkouts waiting for payment, "
+                "each holding a time. Pay for one (or let it lapse) before you pick another."
+            )
         unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
         expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
         held = None
@@ -129,20 +130,30 @@ def order_start(
                 coach=coach, client=client, skill=skill, duration_minutes=duration_minutes,
                 starts_at=starts_at, now=now, hold_until=expires_at, agreed=agreed,
             )  # fmt: skip
+        # A wallet order is written as paid at once: a short wallet below undoes it all.
+        wallet = method == Order.Method.WALLET
         order = Order.objects.create(
             client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
             quantity=quantity, unit_price=unit_price, total_price=unit_price * quantity,
             currency=coach.currency, method=method, held_session=held, expires_at=expires_at,
             checkout_token=token or None,
+            **({"status": Order.Status.PAID, "paid_at": now} if wallet else {}),
         )  # fmt: skip
-        ORDER.record(order, "create", by=client, now=now, why=f"{quantity} × {skill.name}")
-        if method == Order.Method.WALLET:
+        why = f"{quantity} × {skill.name}" + (", paid from the wallet" if wallet else "")
+        ORDER.record(order, "pay" if wallet else "create", by=client, now=now, why=why)
+        if wallet:
             ledger.wallet_post(
                 user=client, amount=-order.total_price, reason=WalletEntry.Reason.PAYMENT,
                 key=f"order-{order.pk}-payment", order=order, now=now,
             )  # fmt: skip
-            _order_fulfil(order, action="pay", now=now, why="paid from the wallet")
+            _order_deliver(order, now=now)
     return order
+
+
+def _open_checkouts(client: User, now: datetime) -> int:
+    return Order.objects.filter(
+        client=client, status=Order.Status.PENDING, expires_at__gt=now, held_session__isnull=False
+    ).count()
 
 
 def order_checkout_url(*, order: Order) -> str:
@@ -191,10 +202,15 @@ def order_lock(order_id: int) -> Order | None:
 def _order_fulfil(
     order: Order, *, action: str, now: datetime, why: str, by: User | None = None, **fields
 ) -> None:
-    """A locked order has been paid: one credit per session; a single session is scheduled
-    at once. Paid money is never lost: if the held slot was given up meanwhile, the client
-    keeps the credit and schedules it again."""
+    """A locked order has been paid (``action``: by card, or accepted after review)."""
     ORDER.move(order, action, by=by, now=now, why=why, paid_at=now, **fields)
+    _order_deliver(order, now=now)
+
+
+def _order_deliver(order: Order, *, now: datetime) -> None:
+    """What a paid order bought: one credit per session; a single session is scheduled at
+    once. Paid money is never lost: if the held slot was given up meanwhile, the client
+    keeps the credit and schedules it again."""
     session = order.held_session if order.is_single else None
     held = booking.session_hold_lock(session=session) if session is not None else None
     if held is not None:
@@ -217,9 +233,10 @@ def _order_fulfil(
             session = None
     else:
         ledger.credits_issue(order=order, now=now)
-    emails.order_receipt(order=order)
-    if session is not None:
-        session_emails.booking_confirmation(session=session)
+    with batched():  # the receipt and both confirmations in one write to the outbox
+        emails.order_receipt(order=order)
+        if session is not None:
+            session_emails.booking_confirmation(session=session)
 
 
 def order_pay_by_card(*, order: Order, payment_intent: str, now: datetime) -> None:

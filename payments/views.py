@@ -1,5 +1,6 @@
 import logging
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.timezones import zone_label
 from coaching.selectors import bookable_days, listed_coach_or_none
+from hse.bounds import small_int
 from hse.http import redirect_htmx
 from hse.money import price_for_minutes
 from hse.templatetags.hse import utc_iso
@@ -104,7 +106,8 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
 
 
 def _int_in(value, allowed) -> int | None:
-    return int(value) if value and value.isdecimal() and int(value) in allowed else None
+    number = small_int(value, digits=3)
+    return number if number in allowed else None
 
 
 def _iso(instant) -> str:
@@ -156,9 +159,13 @@ def checkout(request, coach_id: int):
             token=data["token"] or None,
         )
     except SlotTaken as error:
-        context = _buy_context(request, coach, error=str(error))
-        context["start"], context["ready"] = None, False
-        return _render_buy(request, context)
+        # Said at once and in few bytes (many may lose one slot at the same moment): back to
+        # the same choices, to pick another time from the fresh ones.
+        messages.error(request, str(error))
+        choices = {"skill": skill.slug, "duration": data["duration"], "quantity": 1}
+        return redirect_htmx(
+            request, f"{reverse('payments:buy', args=[coach.pk])}?{urlencode(choices)}"
+        )
     except (BookingError, services.PaymentError, LedgerError) as error:
         return _render_buy(request, _buy_context(request, coach, error=str(error)))
 
@@ -195,8 +202,8 @@ def order_detail(request, order_id: int):
 @require_GET
 def wallet(request):
     top_up = None
-    if request.GET.get("topup", "").isdecimal():
-        top_up = TopUp.objects.filter(user=request.user, pk=int(request.GET["topup"])).first()
+    if (wanted := small_int(request.GET.get("topup"), digits=18)) is not None:
+        top_up = TopUp.objects.filter(user=request.user, pk=wanted).first()
     context = {
         "balance": wallet_balance(user=request.user),
         "entries": wallet_history(user=request.user),

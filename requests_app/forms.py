@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from coaching.availability import local_instant
+from hse.forms import checked_naive
 
 
 class LocalTimeField(forms.DateTimeField):
@@ -26,7 +27,7 @@ class LocalTimeField(forms.DateTimeField):
         if isinstance(value, datetime):
             return value
         try:
-            naive = datetime.strptime(str(value).strip(), "%Y-%m-%dT%H:%M")
+            naive = checked_naive(value)
         except ValueError:
             raise forms.ValidationError("Enter a date and a time, e.g. 2026-12-01 14:00.") from None
         instant = local_instant(naive.date(), naive.hour * 60 + naive.minute, self.zone)

@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
+from hse.bounds import beyond_horizon
 from hse.emails import notify_later
 from hse.rules import listed
 from hse.states import Machine
@@ -104,7 +105,9 @@ def clients_of_coach(*, coach: CoachProfile):
 # --- Propose and adjust ----------------------------------------------------------------------
 
 
-def _check_time(*, starts_at: datetime, duration_minutes: int) -> None:
+def _check_time(*, starts_at: datetime, duration_minutes: int, now: datetime) -> None:
+    if too_far := beyond_horizon(starts_at, now):
+        raise RequestError(too_far)
     if duration_minutes not in settings.HSE_SESSION_DURATIONS:
         raise RequestError(f"Sessions last {listed(settings.HSE_SESSION_DURATIONS)} minutes.")
     grid = settings.HSE_SLOT_GRID_MINUTES
@@ -182,7 +185,7 @@ def request_propose(
         if not coach.teaches(skill):
             raise RequestError(f"{coach.user.display_name} does not coach {skill.name}.")
 
-        _check_time(starts_at=starts_at, duration_minutes=duration_minutes)
+        _check_time(starts_at=starts_at, duration_minutes=duration_minutes, now=now)
         deadline = _deadline(sent_at=now, starts_at=starts_at, role=role)
         _check_free(
             coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
@@ -269,7 +272,7 @@ def request_adjust(
             raise RequestError(
                 "The length is fixed by the paid session; propose another date or time."
             )
-        _check_time(starts_at=starts_at, duration_minutes=duration)
+        _check_time(starts_at=starts_at, duration_minutes=duration, now=now)
         deadline = _deadline(sent_at=now, starts_at=starts_at, role=role)
         ignore = {"requests": request.pk}
         if request.target_session_id:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from coaching.models import CoachProfile, Skill
+from hse.bounds import small_int
 from hse.http import redirect_htmx
 from ledger.models import Credit
 from payments import services as payments
@@ -44,10 +45,10 @@ def propose(request):
     user, now, zone = request.user, timezone.now(), request.viewer_zone
     params = request.POST if request.method == "POST" else request.GET
     target = None
-    if params.get("session", "").isdecimal():
+    if (session_id := small_int(params.get("session"), digits=18)) is not None:
         target = (
             Session.objects.for_user(user)
-            .filter(pk=int(params["session"]), status=Session.Status.SCHEDULED)
+            .filter(pk=session_id, status=Session.Status.SCHEDULED)
             .select_related("coach__user", "client", "skill")
             .first()
         )

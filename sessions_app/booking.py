@@ -11,6 +11,7 @@ from django.db.models import Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from coaching.selectors import bookable_slots, busy_intervals, forget_schedules
+from hse.bounds import beyond_horizon
 from ledger import services as ledger
 from ledger.models import Credit
 from sessions_app import emails
@@ -99,6 +100,20 @@ def _check_busy(*, coach, client, starts_at, duration_minutes, now, ignore, skip
         )
 
 
+def people_lock(*, client: User, coach: CoachProfile) -> CoachProfile:
+    """Locks the client's row, then the coach's, and returns the coach as locked (with their
+    user and skills). Every booking takes both in this order, so bookings of one coach, or of
+    one client, queue here instead of meeting in the exclusion constraints, where two of them
+    could wait for each other (a deadlock PostgreSQL would end with an error)."""
+    User.objects.select_for_update().filter(pk=client.pk).exists()
+    return (
+        CoachProfile.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .prefetch_related("skills")
+        .get(pk=coach.pk)
+    )
+
+
 def _overlapping(*, coach: CoachProfile, client: User, starts_at: datetime, ends_at: datetime):
     return Session.objects.filter(
         Q(coach=coach) | Q(client=client), starts_at__lt=ends_at, ends_at__gt=starts_at
@@ -152,12 +167,15 @@ def session_reserve(
         raise BookingError("Only clients can book sessions.")
     if not coach.teaches(skill):
         raise BookingError(f"{coach.user.display_name} does not coach {skill.name}.")
+    if too_far := beyond_horizon(starts_at, now):
+        raise BookingError(too_far)
     ends_at = starts_at + timedelta(minutes=duration_minutes)
     time_check(
         coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
         now=now, agreed=agreed,
     )  # fmt: skip
     with transaction.atomic():
+        people_lock(client=client, coach=coach)
         lapsed = _overlapping(coach=coach, client=client, starts_at=starts_at, ends_at=ends_at)
         for held in lapsed.filter(status=Session.Status.HELD, hold_expires_at__lte=now):
             hold_lapse(session=held, now=now)
@@ -185,8 +203,9 @@ def session_reserve(
         except IntegrityError:
             raise SlotTaken() from None
         except OperationalError as error:
-            # Two bookings of one slot can each wait for the other's new row in the
-            # exclusion constraints; PostgreSQL then aborts one of them, which lost it.
+            # Bookings queue on people_lock and never meet here; a write that does not
+            # queue (made in the admin or a shell) still could, in a deadlock PostgreSQL
+            # ends by aborting one of the two. That one lost the time.
             if getattr(error.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
                 raise
             raise SlotTaken() from None
@@ -243,6 +262,9 @@ def session_reschedule(
 ) -> Session:
     """Moves a scheduled session (locked by the caller's request) to an agreed new time,
     free for both people."""
+    if too_far := beyond_horizon(starts_at, now):
+        raise BookingError(too_far)
+    people_lock(client=session.client, coach=session.coach)
     session = Session.objects.select_for_update().get(pk=session.pk)
     if session.status != Session.Status.SCHEDULED:
         raise BookingError("The session can no longer be moved.")

@@ -5,6 +5,7 @@ from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from hse.bounds import small_int
 from sessions_app import signalling
 from sessions_app.views import _session_or_404
 
@@ -19,16 +20,18 @@ def signals(request, session_id: int):
     if not signalling.window_open(session, now):
         raise Http404("The room is not open.")
     if request.method == "GET":
-        after = request.GET.get("after", "0")
-        if not after.isdecimal():
+        after = small_int(request.GET.get("after", "0"), digits=18)
+        if after is None:
             return JsonResponse({"error": "after must be a whole number"}, status=400)
-        found = signalling.signals_for(session=session, user=request.user, after=int(after))
+        found = signalling.signals_for(session=session, user=request.user, after=after)
         return JsonResponse(
             {"signals": [{"id": s.id, "kind": s.kind, "data": s.data} for s in found]}
         )
+    if len(request.body) > signalling.MAX_BODY:
+        return JsonResponse({"error": "the body is too large for a signal"}, status=400)
     try:
         body = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to read
         return JsonResponse({"error": "the body must be JSON"}, status=400)
     if not isinstance(body, dict):
         return JsonResponse({"error": "the body must be a JSON object"}, status=400)

@@ -1,5 +1,7 @@
 from django import forms
 
+from hse.forms import InstantField
+from hse.text import validate_text
 from sessions_app.models import Report
 
 
@@ -8,16 +10,18 @@ class SurveyForm(forms.Form):
         label="What do you want to get out of this session?",
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=2000,
+        validators=[validate_text],
     )
     challenges = forms.CharField(
         label="What is getting in your way right now?",
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=2000,
+        validators=[validate_text],
     )
 
 
 class ScheduleForm(forms.Form):
-    start = forms.DateTimeField()
+    start = InstantField()
 
 
 class ConfirmForm(forms.Form):
@@ -33,11 +37,15 @@ class ConfirmForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_text],
     )
 
 
 class ReportForm(forms.Form):
     reason = forms.ChoiceField(label="What went wrong?", choices=Report.Reason.choices)
     details = forms.CharField(
-        label="Details", max_length=4000, widget=forms.Textarea(attrs={"rows": 5})
+        label="Details",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        validators=[validate_text],
     )

@@ -11,6 +11,7 @@ from sessions_app.lifecycle import phase
 from sessions_app.models import Attendance, Session, Signal
 
 MAX_TEXT = 20_000  # an SDP is a few kilobytes; anything far larger is not a signal
+MAX_BODY = 64 * 1024
 MAX_BATCH = 100
 
 
@@ -27,7 +28,18 @@ def _text(value, name: str, *, optional: bool = False) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise SignalError(f"{name} must be a string of at most {MAX_TEXT} characters")
+    # PostgreSQL stores neither a NUL nor half of a surrogate pair; no signal holds them.
+    if "\x00" in value or (not value.isascii() and not _encodable(value)):
+        raise SignalError(f"{name} holds characters no signal has")
     return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def signal_clean(kind, data) -> dict:

@@ -83,9 +83,8 @@ def test_paying_a_package_from_the_wallet_is_one_step(alice, bob, leadership):
     assert {(c.price_paid, c.duration_minutes, c.coach_id) for c in credits} == {
         (10000, 60, bob.pk)
     }
-    assert list(order.events.values_list("from_status", "to_status")) == [
-        ("", "pending"),
-        ("pending", "paid"),
+    assert list(order.events.values_list("from_status", "to_status", "action")) == [
+        ("", "paid", "pay"),
     ]
 
 

@@ -24,6 +24,15 @@ def zone_abbr(value: datetime) -> str:
 
 
 @register.filter
+def day_time(value: datetime) -> str:
+    """ "Tue 14 Jan, 14:00" in the viewer's zone, with the year when it is not this one
+    ("Tue 14 Jan 2027, 14:00")."""
+    local = timezone.localtime(value)
+    year = "" if local.year == timezone.localtime().year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M}"
+
+
+@register.filter
 def utc_iso(value: datetime) -> str:
     """An instant as 2026-11-23T14:00:00Z: safe in a query string (no "+")."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
