@@ -1,8 +1,8 @@
 from django.http import HttpResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
-@require_GET
+@require_safe
 def healthz(request):
     """A minimal page: for load balancers, and the benchmark's baseline."""
     return HttpResponse("ok", content_type="text/plain")
