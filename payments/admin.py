@@ -14,7 +14,7 @@ from ledger.models import Credit
 from payments import refunds
 from payments.models import Order, OrderEvent, Refund, RefundEvent, StripeEvent, TopUp, TopUpEvent
 from payments.services import PaymentError
-from sessions_app.models import Report
+from sessions_app.models import Report, ReportEvent
 
 EVENT_FIELDS = ("at", "by", "from_status", "to_status", "action", "why")
 
@@ -161,9 +161,18 @@ class RefundAdmin(admin.ModelAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
+    """Each event Stripe sent, once: written by the webhook only."""
+
     list_display = ("event_id", "type", "received_at")
     search_fields = ("event_id",)
     readonly_fields = ("event_id", "type", "received_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+class ReportEventInline(_EventInline):
+    model = ReportEvent
 
 
 DECISIONS = {
@@ -203,6 +212,7 @@ class ReportAdmin(admin.ModelAdmin):
         "decision_note",
     )
     readonly_fields = tuple(name for name in fields if name != "decision_note")
+    inlines = [ReportEventInline]
 
     def get_queryset(self, request):
         open_first = Case(
