@@ -14,7 +14,7 @@ from ledger.models import Credit
 from payments import refunds
 from payments.models import Order, OrderEvent, Refund, RefundEvent, StripeEvent, TopUp, TopUpEvent
 from payments.services import PaymentError
-from sessions_app.models import Report, ReportEvent
+from sessions_app.models import Report
 
 EVENT_FIELDS = ("at", "by", "from_status", "to_status", "action", "why")
 
@@ -171,10 +171,6 @@ class StripeEventAdmin(admin.ModelAdmin):
         return False
 
 
-class ReportEventInline(_EventInline):
-    model = ReportEvent
-
-
 DECISIONS = {
     "_refund_wallet": Report.Decision.REFUND_WALLET,
     "_refund_original": Report.Decision.REFUND_ORIGINAL,
@@ -210,9 +206,9 @@ class ReportAdmin(admin.ModelAdmin):
         "decided_by",
         "decided_at",
         "decision_note",
+        "history",
     )
     readonly_fields = tuple(name for name in fields if name != "decision_note")
-    inlines = [ReportEventInline]
 
     def get_queryset(self, request):
         open_first = Case(
@@ -284,6 +280,27 @@ class ReportAdmin(admin.ModelAdmin):
             session.client.email,
             session.coach.user.display_name,
             session.coach.user.email,
+        )
+
+    @admin.display(description="History")
+    def history(self, report):
+        # Shown as text, not an inline: the decision buttons post no inline formset.
+        return format_html(
+            '<ul class="admin-history">{}</ul>',
+            format_html_join(
+                "",
+                "<li>{} UTC · {} → {} · {} ({})</li>",
+                (
+                    (
+                        f"{e.at:%Y-%m-%d %H:%M}",
+                        e.from_status or "∅",
+                        e.to_status,
+                        e.why,
+                        e.by or "—",
+                    )
+                    for e in report.events.select_related("by")
+                ),
+            ),
         )
 
     @admin.display(description="Attendance evidence")
