@@ -1,4 +1,5 @@
-"""Builds the benchmark's data set in its own PostgreSQL database: 200 coaches, 5,000
+"""Builds the benchmark's data set in its own PostgreSQL database: 200 coaches (or as many
+as bench/run.py --coaches says), 5,000
 clients, 100,000 sessions, 500,000 ledger entries, 20,000 open requests (and 20,000
 pending top-ups for webhook deliveries). Run through bench/run.py."""
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from coaching.models import AvailabilityWindow, CoachProfile, Skill
+from coaching.search import document
 from ledger.models import WalletEntry
 from payments.models import TopUp
 from requests_app.models import SessionRequest
@@ -23,7 +25,7 @@ PASSWORD = "bench-pass-2026"  # noqa: S105  # nosec B105 - a throwaway benchmark
 BATCH = 10_000
 
 
-def build() -> dict:
+def build(coach_count: int = COACHES) -> dict:
     started = time.monotonic()
     rng = random.Random(7)
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
@@ -34,10 +36,11 @@ def build() -> dict:
         User(email=f"coach{n}@bench.hse", display_name=f"Coach {n:03d}", role="coach",
              time_zone=rng.choice(["America/New_York", "Europe/Berlin", "Asia/Tokyo", "UTC"]),
              password=hashed)
-        for n in range(COACHES)
+        for n in range(coach_count)
     )  # fmt: skip
     coaches = CoachProfile.objects.bulk_create(
         CoachProfile(user=user, headline=f"Headline {n}", bio="Bio", languages=["en"],
+                     search_document=document(user.display_name, f"Headline {n}", "Bio"),
                      hourly_price=rng.randrange(5000, 20000, 500), currency="USD",
                      minimum_notice_minutes=0, time_zone=user.time_zone, is_listed=True)
         for n, user in enumerate(coach_users)
@@ -67,7 +70,7 @@ def build() -> dict:
             start = next(slots)
             past = start < now
             yield Session(
-                coach=coaches[n % COACHES], client=clients[n % CLIENTS], skill=skills[n % 8],
+                coach=coaches[n % coach_count], client=clients[n % CLIENTS], skill=skills[n % 8],
                 duration_minutes=30, starts_at=start, ends_at=start + timedelta(minutes=30),
                 status="confirmed" if past else "scheduled",
             )  # fmt: skip
@@ -80,7 +83,7 @@ def build() -> dict:
             start = next(future)
             client = clients[(n * 7) % CLIENTS]
             yield SessionRequest(
-                coach=coaches[n % COACHES], client=client, skill=skills[n % 8], duration_minutes=30,
+                coach=coaches[n % coach_count], client=client, skill=skills[n % 8], duration_minutes=30,
                 starts_at=start, ends_at=start + timedelta(minutes=30), proposed_by=client,
                 sent_at=now, deadline=start - timedelta(hours=24), created_at=now,
             )  # fmt: skip

@@ -46,6 +46,7 @@ os.environ.update(ENV)
 ENDPOINTS = [
     "minimal",
     "catalog",
+    "catalog by times",
     "coach page",
     "sessions",
     "calendar",
@@ -61,7 +62,7 @@ def setup_django():
     django.setup()
 
 
-def rebuild() -> None:
+def rebuild(coaches: int) -> None:
     for sql in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
     subprocess.run(
@@ -70,7 +71,7 @@ def rebuild() -> None:
     setup_django()
     from bench import dataset
 
-    took = dataset.build()["seconds"]
+    took = dataset.build(coaches)["seconds"]
     print(f"data set built in {took:.0f} s: {dataset.counts()}")
     from django.core.cache import cache
 
@@ -125,6 +126,8 @@ async def user_loop(n, deadline, paced, stats, top_ups, coach_ids, session_key) 
                     r = await http.get(f"{base}/healthz/", allow_redirects=False)
                 elif name == "catalog":
                     r = await http.get(f"{base}/?sort=price", allow_redirects=False)
+                elif name == "catalog by times":
+                    r = await http.get(f"{base}/?when=7days&part=evening", allow_redirects=False)
                 elif name == "coach page":
                     r = await http.get(f"{base}/coaches/{coach}/", allow_redirects=False)
                 elif name == "sessions":
@@ -359,6 +362,7 @@ def time_sweeps(rows: int = 10_000) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--coaches", type=int, default=200)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--closed-seconds", type=int, default=30)
@@ -373,7 +377,7 @@ def main() -> int:
         time_sweeps()
         return 0
     if not args.skip_build:
-        rebuild()
+        rebuild(args.coaches)
     extra = []
     if args.workers:
         extra += ["-w", str(args.workers)]

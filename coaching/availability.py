@@ -9,11 +9,13 @@ that does not exist (the spring-forward gap) yields no slot, and a repeated loca
 import bisect
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 Interval = tuple[datetime, datetime]
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function, asked the same few wall times over and over
 def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
     """The UTC instant at which the wall clock in ``zone`` shows ``minute`` after midnight
     of ``day``; None where that wall time does not exist; the first one where it repeats."""
@@ -24,6 +26,7 @@ def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
     return instant
 
 
+@lru_cache(maxsize=1 << 16)
 def boundary_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     """Like ``local_instant``, but a boundary inside a gap moves to the end of the gap
     (the moment the clock jumps), so a window that starts or ends there keeps its meaning."""
@@ -146,3 +149,42 @@ def slot_starts(
             if window is not None and bookable(begins, window[1]):
                 found.add(begins)
     return sorted(found)
+
+
+def free_intervals(
+    *,
+    windows: Iterable[tuple[int, int, int]],
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    busy: Iterable[Interval],
+) -> list[Interval]:
+    """The stretches in [start, end) inside the weekly ``windows`` and outside ``busy``,
+    merged: what a coach has free, for questions that need no slot grid (the catalog's
+    "evenings this week")."""
+    by_weekday: dict[int, list[tuple[int, int]]] = {}
+    for weekday, first, last in windows:
+        by_weekday.setdefault(weekday, []).append((first, last))
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last_day = end.astimezone(zone).date() + timedelta(days=1)
+    opened = []
+    while day <= last_day:
+        for first, last in by_weekday.get(day.weekday(), ()):
+            opens, closes = boundary_instant(day, first, zone), boundary_instant(day, last, zone)
+            if opens < closes:
+                opened.append((max(opens, start), min(closes, end)))
+        day += timedelta(days=1)
+    free = []
+    taken = merge(busy)
+    for opens, closes in merge(interval for interval in opened if interval[0] < interval[1]):
+        for busy_start, busy_end in taken:
+            if busy_end <= opens or busy_start >= closes:
+                continue
+            if busy_start > opens:
+                free.append((opens, busy_start))
+            opens = max(opens, busy_end)
+            if opens >= closes:
+                break
+        if opens < closes:
+            free.append((opens, closes))
+    return free

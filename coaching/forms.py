@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.forms import TimeZoneField
+from coaching.catalog import DAYPARTS, WHENS, Filters
 from coaching.models import LANGUAGES, AvailabilityWindow, Skill
 from coaching.selectors import CATALOG_SORTS
 from hse.forms import DayField
@@ -18,12 +19,23 @@ def _minute_choices(first: int, last: int) -> list[tuple[str, str]]:
 
 
 class CatalogFilterForm(forms.Form):
-    skill = forms.CharField(required=False)
+    """The catalog's filters, all optional: what does not parse is named on the page and
+    the rest still filters."""
+
+    skill = forms.CharField(required=False, max_length=60)
     q = forms.CharField(required=False, max_length=100, label="Search")
     sort = forms.ChoiceField(
         required=False,
         choices=[(key, label) for key, (label, _) in CATALOG_SORTS.items()],
     )
+    price_min = forms.CharField(required=False, max_length=12, label="From")
+    price_max = forms.CharField(required=False, max_length=12, label="To")
+    language = forms.MultipleChoiceField(required=False, choices=LANGUAGES)
+    when = forms.ChoiceField(required=False, choices=[("", "Any time"), *WHENS.items()])
+    part = forms.MultipleChoiceField(
+        required=False, choices=[(name, label) for name, (label, _, _) in DAYPARTS.items()]
+    )
+    weekends = forms.BooleanField(required=False)
 
     def clean_skill(self) -> Skill | None:
         slug = self.cleaned_data["skill"].strip()
@@ -36,6 +48,38 @@ class CatalogFilterForm(forms.Form):
 
     def clean_sort(self) -> str:
         return self.cleaned_data["sort"] or "name"
+
+    def _price(self, name: str) -> int | None:
+        text = self.cleaned_data[name].strip()
+        if not text:
+            return None
+        try:
+            amount = parse_major(text, settings.HSE_CURRENCY)
+        except MoneyError as error:
+            raise forms.ValidationError(str(error)) from None
+        if amount < 0:
+            raise forms.ValidationError("A price is not below zero.")
+        return amount
+
+    def clean_price_min(self) -> int | None:
+        return self._price("price_min")
+
+    def clean_price_max(self) -> int | None:
+        return self._price("price_max")
+
+    def filters(self) -> Filters:
+        data = self.cleaned_data
+        return Filters(
+            skill=data.get("skill"),
+            query=data.get("q", ""),
+            sort=data.get("sort") or "name",
+            price_min=data.get("price_min"),
+            price_max=data.get("price_max"),
+            languages=tuple(data.get("language") or ()),
+            when=data.get("when") or "",
+            dayparts=tuple(data.get("part") or ()),
+            weekends=bool(data.get("weekends")),
+        )
 
 
 class CoachProfileForm(forms.Form):

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.timezones import validate_zone, zone_or_utc
+from coaching.search import document
 from hse.text import validate_single_line, validate_text
 
 
@@ -81,6 +82,9 @@ class CoachProfile(models.Model):
     # Set by coach_profile_update once the profile is complete: only then is the coach in
     # the catalog.
     is_listed = models.BooleanField(default=False, db_index=True)
+    # What the catalog's search reads (coaching.search.document), renewed by coaching.signals
+    # whenever the profile, its skills or the coach's name change.
+    search_document = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,6 +112,12 @@ class CoachProfile(models.Model):
     @property
     def language_names(self) -> list[str]:
         return [LANGUAGE_NAMES.get(code, code) for code in self.languages]
+
+    def search_text(self) -> str:
+        """Everything the catalog's search finds a coach by (coaching.search)."""
+        skills = [skill.name for skill in self.skills.all()]
+        return document(self.user.display_name, self.headline, self.bio, *skills,
+                        *self.language_names)  # fmt: skip
 
     def teaches(self, skill: Skill) -> bool:
         """Reads the skills a caller prefetched (the checkout does), else one query."""

@@ -65,10 +65,25 @@ def coach_profile_update(
     profile.hourly_price = hourly_price
     profile.minimum_notice_minutes = minimum_notice_minutes
     profile.time_zone = time_zone
-    profile.is_listed = True
+    profile.is_listed = profile.availability_windows.exists()
     profile.save()
     profile.skills.set(skills)
     return profile
+
+
+def _listing_follows_hours(coach: CoachProfile) -> None:
+    """A complete profile is listed while it has weekly hours to sell, and not without."""
+    has_hours = coach.availability_windows.exists()
+    if coach.is_listed and not has_hours:
+        listed = False
+    elif not coach.is_listed and has_hours:
+        listed = bool(coach.headline and coach.bio and coach.hourly_price and coach.languages)
+        listed = listed and coach.skills.exists()
+    else:
+        return
+    if listed != coach.is_listed:
+        coach.is_listed = listed
+        coach.save(update_fields=["is_listed", "updated_at"])
 
 
 def _lock(profile: CoachProfile) -> CoachProfile:
@@ -95,9 +110,11 @@ def availability_window_add(
     )
     if clash is not None:
         raise CoachingError(f"This window overlaps your {clash}. Change or remove that one first.")
-    return AvailabilityWindow.objects.create(
+    window = AvailabilityWindow.objects.create(
         coach=coach, weekday=weekday, start_minute=start_minute, end_minute=end_minute
     )
+    _listing_follows_hours(coach)
+    return window
 
 
 @transaction.atomic
@@ -105,6 +122,7 @@ def availability_window_remove(*, coach: CoachProfile, window: AvailabilityWindo
     if window.coach_id != coach.pk:
         raise CoachingError("That window is not yours.")
     window.delete()
+    _listing_follows_hours(_lock(coach))
 
 
 @transaction.atomic

@@ -21,9 +21,18 @@ from coaching.selectors import (
 UNSEEN_USER_FIELDS = frozenset({"last_login", "password"})
 
 
+def _search_refresh(*coach_ids: int) -> None:
+    """Writes each coach's search document anew (an UPDATE: it sends no post_save)."""
+    coaches = CoachProfile.objects.filter(pk__in=coach_ids).select_related("user")
+    for coach in coaches.prefetch_related("skills"):
+        CoachProfile.objects.filter(pk=coach.pk).update(search_document=coach.search_text())
+
+
 @receiver([post_save, post_delete], sender=CoachProfile)
 def coach_profile_changed(sender, instance, **kwargs):
     forget_coach_pages(instance.pk)
+    if kwargs.get("signal") is post_save:
+        _search_refresh(instance.pk)
 
 
 @receiver(m2m_changed, sender=CoachProfile.skills.through)
@@ -31,18 +40,22 @@ def coach_skills_changed(sender, instance, action, reverse, pk_set, **kwargs):
     if not action.startswith("post_"):
         return
     if not reverse:
-        forget_coach_pages(instance.pk)
+        coaches = [instance.pk]
     elif pk_set:  # coaches added to or removed from a skill
-        forget_coach_pages(*pk_set)
+        coaches = list(pk_set)
     else:  # a skill's coaches cleared: which they were is gone, so every page
-        forget_coach_pages(*CoachProfile.objects.values_list("pk", flat=True))
+        coaches = list(CoachProfile.objects.values_list("pk", flat=True))
+    forget_coach_pages(*coaches)
+    _search_refresh(*coaches)
 
 
 @receiver(post_save, sender=User)
 def user_changed(sender, instance, update_fields=None, **kwargs):
     if update_fields and set(update_fields) <= UNSEEN_USER_FIELDS:
         return
-    forget_coach_pages(*CoachProfile.objects.filter(user=instance).values_list("pk", flat=True))
+    coaches = CoachProfile.objects.filter(user=instance).values_list("pk", flat=True)
+    forget_coach_pages(*coaches)
+    _search_refresh(*coaches)
 
 
 @receiver(post_save, sender=Skill)
@@ -58,7 +71,9 @@ def skill_deleted(sender, instance, **kwargs):
 def _forget_skill(skill: Skill) -> None:
     """The catalog (its chip, a filter by it) and the pages of the coaches who teach it."""
     forget_catalog()
-    forget_coach_profiles(*CoachProfile.objects.filter(skills=skill).values_list("pk", flat=True))
+    coaches = CoachProfile.objects.filter(skills=skill).values_list("pk", flat=True)
+    forget_coach_profiles(*coaches)
+    _search_refresh(*coaches)
 
 
 @receiver([post_save, post_delete], sender=TimeOff)

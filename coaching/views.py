@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -11,12 +12,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from coaching import selectors, services
+from coaching.catalog import DAYPARTS
+from coaching.catalog import catalog as catalog_selection
 from coaching.forms import CatalogFilterForm, CoachProfileForm, TimeOffForm, WindowForm
 from coaching.models import AvailabilityWindow, Skill, TimeOff
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
 SLOT_HTML = '<li class="slot"><time datetime="{}">{}</time></li>'
-CATALOG_PARAMETERS = ("q", "skill", "sort", "page")
+CATALOG_PARAMETERS = (
+    "q", "skill", "sort", "page", "price_min", "price_max", "language", "when", "part",
+    "weekends",
+)  # fmt: skip
+CATALOG_TIME_SECONDS = 300
 
 
 def coach_required(view):
@@ -36,31 +43,37 @@ def coach_required(view):
 def catalog(request):
     form = CatalogFilterForm(request.GET)
     form.is_valid()  # errors are shown; the valid parts still filter
-    data = form.cleaned_data
+    filters = form.filters()
     # The parameters the catalog knows, and nothing else: they key its cached results and
     # make its links (query_with), so made-up parameters neither fill the cache nor spread.
     query = QueryDict(mutable=True)
     for name in CATALOG_PARAMETERS:
         if name in request.GET:
-            query[name] = request.GET[name]
+            query.setlist(name, request.GET.getlist(name)[:20])
     context = {
         "form": form,
+        "filters": filters,
         "skills": Skill.objects.all(),
-        "active_skill": data.get("skill"),
+        "active_skill": filters.skill,
         "query": query,
+        "dayparts": DAYPARTS,
     }
+    now = timezone.now()
 
     def results() -> str:
-        coaches = selectors.catalog_coaches(
-            skill=data.get("skill"), query=data.get("q", ""), sort=data.get("sort") or "name"
+        found = catalog_selection(filters=filters, zone=request.viewer_zone, now=now)
+        page = Paginator(found.coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(query.get("page"))
+        prefetch_related_objects(page.object_list, "skills")  # only the coaches shown
+        return render_to_string(
+            "coaching/catalog.html#catalog", {**context, "page": page, "found": found}, request
         )
-        page = Paginator(coaches, settings.HSE_CATALOG_PAGE_SIZE).get_page(query.get("page"))
-        return render_to_string("coaching/catalog.html#results", {**context, "page": page}, request)
 
-    context["results"] = selectors.catalog_results_html(
-        query_string=query.urlencode(), render=results
-    )
-    if request.htmx and request.htmx.target == "results":
+    # The filters by open times, and their counts, depend on the viewer's zone and on the
+    # clock: a kept page serves that zone only, and for CATALOG_TIME_SECONDS at most.
+    period = int(now.timestamp()) // CATALOG_TIME_SECONDS
+    key = f"{query.urlencode()}|{request.viewer_zone_name}|{period}"
+    context["results"] = selectors.catalog_results_html(query_string=key, render=results)
+    if request.htmx and request.htmx.target == "catalog":
         return HttpResponse(context["results"])
     return render(request, "coaching/catalog.html", context)
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from accounts.middleware import BROWSER_ZONE_COOKIE
+from coaching.models import Skill
 from tests.factories import CoachFactory, SkillFactory
 
 CATALOG = reverse("coaching:catalog")
@@ -88,11 +89,11 @@ def test_an_unknown_sort_is_named_on_the_page(client, bob):
 @pytest.mark.django_db
 def test_htmx_search_renders_only_the_results(client, bob):
     response = client.get(
-        CATALOG, {"q": "bob"}, headers={"HX-Request": "true", "HX-Target": "results"}
+        CATALOG, {"q": "bob"}, headers={"HX-Request": "true", "HX-Target": "catalog"}
     )
 
     body = response.content.decode()
-    assert body.lstrip().startswith('<section id="results"')
+    assert body.lstrip().startswith('<div id="catalog"')
     assert "<html" not in body
 
 
@@ -105,7 +106,9 @@ def test_catalog_query_count_does_not_grow_with_coaches(
     for _ in range(coaches):
         CoachFactory(skills=skills)
 
-    with django_assert_max_num_queries(5):
+    # The coaches, the skills of the ones shown, every skill; and for the open-time filters'
+    # counts the listed coaches' zones, their windows and their busy times.
+    with django_assert_max_num_queries(6):
         response = client.get(CATALOG)
 
     assert response.status_code == 200
@@ -307,10 +310,10 @@ def test_made_up_parameters_share_the_catalogs_cached_results_and_stay_out_of_it
     assert client.get(CATALOG, {"sort": "price"}).status_code == 200
 
     with CaptureQueriesContext(connection) as made_up:
-        body = client.get(CATALOG, {"sort": "price", "utm": "x" * 40}).content.decode()
+        body = client.get(CATALOG, {"sort": "price", "utm_source": "x" * 40}).content.decode()
 
     assert not any("coaching_coachprofile" in query["sql"] for query in made_up.captured_queries)
-    assert "page=2" in body and "utm" not in body
+    assert "page=2" in body and "utm_source" not in body
 
 
 def test_a_time_zone_name_may_wrap_after_its_slash_only():
@@ -368,3 +371,83 @@ def test_the_kept_coach_holds_no_secrets_and_a_made_up_id_keeps_nothing(
     assert client.get(reverse("marketplace:coach_detail", args=[999999])).status_code == 404
     assert client.get(reverse("payments:buy", args=[999999])).status_code == 404
     assert not list(cache._cache.get_client().scan_iter(match="*999999*"))
+
+
+@pytest.mark.django_db
+def test_search_finds_names_without_their_accents_and_by_language_skill_and_bio(client):
+    berta = CoachFactory(
+        user__display_name="Berta Krüger", bio="Former nurse, now coaching career changers",
+        languages=["de", "en"],
+    )  # fmt: skip
+    CoachFactory(user__display_name="Zed Other", languages=["fr"])
+    berta.skills.add(Skill.objects.create(name="Career change", slug="career-change"))
+
+    for query in ("krueger", "kruger", "KRÜGER", "krü", "german", "nurse", "career chan"):
+        assert names(client.get(CATALOG, {"q": query})) == ["Berta Krüger"], query
+    assert names(client.get(CATALOG, {"q": "krueger french"})) == []
+
+    CoachFactory(user__display_name="Łukasz Sørensen")
+    assert names(client.get(CATALOG, {"q": "lukasz sorensen"})) == ["Łukasz Sørensen"]
+
+
+@pytest.mark.django_db
+def test_price_and_language_filters_combine_and_stay_in_every_link(client):
+    CoachFactory(user__display_name="Cheap Spanish", hourly_price=4000, languages=["es"])
+    CoachFactory(user__display_name="Dear Spanish", hourly_price=20000, languages=["es", "en"])
+    CoachFactory(user__display_name="Cheap English", hourly_price=5000, languages=["en"])
+
+    page = client.get(CATALOG, {"price_max": "60", "language": "es"})
+
+    assert names(page) == ["Cheap Spanish"]
+    body = page.content.decode()
+    assert "price_max=60" in body and "language=es" in body  # the skill chips keep them
+    assert names(client.get(CATALOG, {"price_min": "45.50"})) == ["Cheap English", "Dear Spanish"]
+    assert client.get(CATALOG, {"price_min": "cheap"}).status_code == 200
+
+
+@pytest.mark.django_db
+@freeze_time("2026-11-23 06:00")  # Monday, 07:00 in Berlin
+def test_open_times_in_the_viewers_zone_filter_the_catalog_with_counts(client):
+    from coaching.models import AvailabilityWindow
+
+    morning = CoachFactory(user__display_name="Morning Berlin", time_zone="Europe/Berlin",
+                           minimum_notice_minutes=0, windows=[])  # fmt: skip
+    evening = CoachFactory(user__display_name="Evening New York", time_zone="America/New_York",
+                           minimum_notice_minutes=0, windows=[])  # fmt: skip
+    for weekday in range(7):
+        AvailabilityWindow.objects.create(coach=morning, weekday=weekday, start_minute=8 * 60,
+                                          end_minute=10 * 60)  # fmt: skip
+        # 13:00-15:00 in New York is 19:00-21:00 in Berlin.
+        AvailabilityWindow.objects.create(coach=evening, weekday=weekday, start_minute=13 * 60,
+                                          end_minute=15 * 60)  # fmt: skip
+    client.cookies[BROWSER_ZONE_COOKIE] = "Europe/Berlin"
+
+    evenings = client.get(CATALOG, {"when": "7days", "part": "evening"})
+    mornings = client.get(CATALOG, {"when": "week", "part": "morning"})
+
+    assert names(evenings) == ["Evening New York"]
+    assert names(mornings) == ["Morning Berlin"]
+    counts = dict(
+        re.findall(
+            r'name="part" value="(\w+)"[^>]*> \w+ <span class="count">(\d+)',
+            evenings.content.decode(),
+        )
+    )
+    assert counts == {"morning": "1", "afternoon": "0", "evening": "1"}
+    # In New York's zone the same New York coach has afternoons, not evenings.
+    client.cookies[BROWSER_ZONE_COOKIE] = "America/New_York"
+    assert names(client.get(CATALOG, {"part": "afternoon"})) == ["Evening New York"]
+
+
+@pytest.mark.django_db
+def test_a_coach_without_weekly_hours_is_not_listed_and_sells_nothing(client, alice, bob):
+    from coaching.services import availability_window_remove
+
+    for window in list(bob.availability_windows.all()):
+        availability_window_remove(coach=bob, window=window)
+
+    bob.refresh_from_db()
+    assert not bob.is_listed
+    assert names(client.get(CATALOG)) == []
+    client.force_login(alice)
+    assert client.get(reverse("payments:buy", args=[bob.pk])).status_code == 404

@@ -47,7 +47,14 @@ def test_a_complete_profile_lists_the_coach_with_price_in_minor_units(client, ne
     assert response.status_code == 302
     assert response.url == reverse("coaching:availability")  # no hours yet: add them next
     profile = CoachProfile.objects.get(user=new_coach)
+    assert not profile.is_listed  # nothing to sell without weekly hours
+    window = {"weekday": "0", "start_minute": "540", "end_minute": "720"}
+    client.post(reverse("coaching:window_add"), window)
+    profile.refresh_from_db()
     assert profile.is_listed
+    client.post(reverse("coaching:window_remove", args=[profile.availability_windows.get().pk]))
+    profile.refresh_from_db()
+    assert not profile.is_listed
     assert (profile.hourly_price, profile.minimum_notice_minutes) == (8550, 24 * 60)
     assert profile.language_names == ["English", "German"]
     assert list(profile.skills.all()) == [skill]

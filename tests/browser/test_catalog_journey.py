@@ -19,6 +19,8 @@ def catalog_data(db):
         time_zone="America/New_York",
         skills=[leadership],
         hourly_price=12000,
+        # 13:00-15:00 in New York is the small hours in Tokyo: never an evening there.
+        windows=[(d, 13 * 60, 15 * 60) for d in range(5)],
     )
     CoachFactory(
         user__display_name="Dora Weber",
@@ -26,6 +28,14 @@ def catalog_data(db):
         time_zone="Europe/Berlin",
         skills=[speaking],
         hourly_price=9000,
+    )
+    # 09:00-12:00 in Berlin is 17:00-20:00 in Tokyo (16:00-19:00 in summer): evenings there.
+    CoachFactory(
+        user__display_name="Berta Krüger",
+        headline="Career changes without panic",
+        time_zone="Europe/Berlin",
+        hourly_price=10000,
+        windows=[(d, 9 * 60, 12 * 60) for d in range(7)],
     )
     return bob
 
@@ -61,7 +71,7 @@ def test_a_client_signs_up_filters_the_catalog_and_sees_slots_in_their_zone(
     tomo = User.objects.get(email="tomo@example.com")
     assert (tomo.role, tomo.time_zone) == ("client", "Asia/Tokyo")
     assert page.locator(".profile-name").inner_text() == "Tomo Client"
-    assert page.locator(".coach-card").count() == 2
+    assert page.locator(".coach-card").count() == 3
     screenshot(page, "catalog")
 
     page.click(".skill-chips >> text=Leadership")
@@ -74,12 +84,36 @@ def test_a_client_signs_up_filters_the_catalog_and_sees_slots_in_their_zone(
     page.wait_for_url("**q=speak**")
     assert page.locator(".coach-card h3").all_inner_texts() == ["Dora Weber"]
 
+    # A name typed without its umlaut finds it.
+    page.fill("#id_q", "krueger")
+    page.press("#id_q", "Enter")
+    page.wait_for_url("**q=krueger**")
+    assert page.locator(".coach-card h3").all_inner_texts() == ["Berta Krüger"]
+
     page.select_option("#id_sort", "-price")
+    page.wait_for_url("**sort=-price**")
     page.fill("#id_q", "")
     page.press("#id_q", "Enter")
+    page.wait_for_function("document.querySelectorAll('.coach-card').length === 3")
+    assert page.locator(".coach-card h3").all_inner_texts() == [
+        "Bob Whitaker",
+        "Berta Krüger",
+        "Dora Weber",
+    ]
+    assert "q=krueger" not in page.url
+
+    # Evenings in the viewer's zone (Tokyo): Bob's hours fall in Tokyo's night.
+    page.check("input[name=part][value=evening]")
+    page.wait_for_url("**part=evening**")
     page.wait_for_function("document.querySelectorAll('.coach-card').length === 2")
-    assert page.locator(".coach-card h3").all_inner_texts() == ["Bob Whitaker", "Dora Weber"]
+    assert page.locator(".coach-card h3").all_inner_texts() == ["Berta Krüger", "Dora Weber"]
+    assert "sort=-price" in page.url
     screenshot(page, "catalog-filtered")
+    # The URL is the page: opened afresh it shows the same coaches.
+    page.goto(page.url)
+    assert page.locator(".coach-card h3").all_inner_texts() == ["Berta Krüger", "Dora Weber"]
+    page.uncheck("input[name=part][value=evening]")
+    page.wait_for_function("document.querySelectorAll('.coach-card').length === 3")
 
     page.click("text=Bob Whitaker")
     page.wait_for_selector("#slots")
