@@ -2,6 +2,7 @@
 times), the pending actions, the calendar, and the coach's dashboard."""
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET
@@ -25,6 +27,7 @@ from coaching.selectors import (
 from hse.bounds import day_ok, small_int
 from hse.money import format_money, price_for_minutes
 from hse.rules import listed
+from hse.templatetags.hse import utc_iso
 from ledger.selectors import earnings_by_month
 from marketplace import selectors
 from requests_app.selectors import requests_awaiting
@@ -32,7 +35,8 @@ from requests_app.views import request_context
 from sessions_app.selectors import coach_reviews, sessions_upcoming
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
-SLOT_HTML = '<li class="slot"><time datetime="{}">{}</time></li>'
+# Each open time opens the buy page with it chosen (the skill too, when there is one).
+SLOT_HTML = '<li><a class="slot slot-link" href="{}"><time datetime="{}">{}</time></a></li>'
 
 
 @require_GET
@@ -62,6 +66,15 @@ def coach_detail(request, coach_id: int):
         cached=True,
     )
     slot_days = slots_by_local_day(slots, request.viewer_zone)
+    skills = list(coach.skills.all())
+    buy_page = reverse("payments:buy", args=[coach.pk])
+    chosen = {"duration": duration, "quantity": 1}
+    if len(skills) == 1:
+        chosen["skill"] = skills[0].slug
+
+    def buy(instant) -> str:
+        return f"{buy_page}?{urlencode({**chosen, 'start': utc_iso(instant)})}"
+
     show_all = request.GET.get("show") == "all"
     context = {
         "coach": coach,
@@ -78,7 +91,12 @@ def coach_detail(request, coach_id: int):
         # A day's times are joined here: a template loop over them cost more than the rest
         # of the page.
         "slot_days": [
-            (day, format_html_join("", SLOT_HTML, ((t.isoformat(), f"{t:%H:%M}") for t in times)))
+            (
+                day,
+                format_html_join(
+                    "", SLOT_HTML, ((buy(t), t.isoformat(), f"{t:%H:%M}") for t in times)
+                ),
+            )
             for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
         ],
         "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),

@@ -14,6 +14,7 @@ class Order(models.Model):
         PENDING = "pending", "Awaiting payment"
         PAID = "paid", "Paid"
         EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled on Stripe's page"
         REVIEW = "review", "Held for review"  # Stripe's amount or currency was not ours
         REFUNDED = "refunded", "Refunded after review"
 
@@ -95,6 +96,7 @@ class TopUp(models.Model):
         PENDING = "pending", "Awaiting payment"
         PAID = "paid", "Paid"
         EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled on Stripe's page"
         REVIEW = "review", "Held for review"
         REFUNDED = "refunded", "Refunded after review"
 

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
@@ -35,13 +36,14 @@ InsufficientFunds = ledger.InsufficientFunds
 
 OS, TS = Order.Status, TopUp.Status
 
-# An order's machine. A payment that arrives after its order expired is still honoured; one
-# whose amount or currency is not the order's is held for an admin to decide.
+# An order's machine. A payment that arrives after its order expired or was cancelled is
+# still honoured; one whose amount or currency is not the order's is held for an admin.
 ORDER = Machine(
     transitions={
-        "pay": ((OS.PENDING, OS.EXPIRED), OS.PAID),
+        "pay": ((OS.PENDING, OS.EXPIRED, OS.CANCELLED), OS.PAID),
         "expire": ((OS.PENDING,), OS.EXPIRED),
-        "hold_for_review": ((OS.PENDING, OS.EXPIRED), OS.REVIEW),
+        "cancel": ((OS.PENDING,), OS.CANCELLED),
+        "hold_for_review": ((OS.PENDING, OS.EXPIRED, OS.CANCELLED), OS.REVIEW),
         "fulfil_reviewed": ((OS.REVIEW,), OS.PAID),
         "refund_reviewed": ((OS.REVIEW,), OS.REFUNDED),
     },
@@ -53,9 +55,10 @@ ORDER = Machine(
 
 TOP_UP = Machine(
     transitions={
-        "pay": ((TS.PENDING, TS.EXPIRED), TS.PAID),
+        "pay": ((TS.PENDING, TS.EXPIRED, TS.CANCELLED), TS.PAID),
         "expire": ((TS.PENDING,), TS.EXPIRED),
-        "hold_for_review": ((TS.PENDING, TS.EXPIRED), TS.REVIEW),
+        "cancel": ((TS.PENDING,), TS.CANCELLED),
+        "hold_for_review": ((TS.PENDING, TS.EXPIRED, TS.CANCELLED), TS.REVIEW),
         "fulfil_reviewed": ((TS.REVIEW,), TS.PAID),
         "refund_reviewed": ((TS.REVIEW,), TS.REFUNDED),
     },
@@ -70,6 +73,23 @@ def row_key(row) -> str:
     """A key for Stripe's idempotency derived from our row: its table, id and creation
     time, so a database that was reset (new rows, old ids) never replays an old answer."""
     return f"{row._meta.model_name}-{row.pk}-{row.created_at.timestamp():.6f}"
+
+
+CANCEL_SALT = "hse.payments.checkout-cancel"
+
+
+def cancel_url(row, name: str) -> str:
+    """Where Stripe's Cancel button sends the client back to: a GET that gives up the row,
+    so it carries a signature of the row (nobody can make another's browser cancel)."""
+    token = signing.dumps(row_key(row), salt=CANCEL_SALT)
+    return f"{settings.SITE_URL}{reverse(name, args=[row.pk])}?token={token}"
+
+
+def cancel_token_ok(row, token: str) -> bool:
+    try:
+        return signing.loads(str(token)[:300], salt=CANCEL_SALT) == row_key(row)
+    except signing.BadSignature:
+        return False
 
 
 # --- Orders --------------------------------------------------------------------------------
@@ -175,7 +195,7 @@ def order_checkout_url(*, order: Order) -> str:
         checkout = stripe_gateway.checkout_create(
             reference=f"order-{order.pk}", name=name, amount=order.total_price,
             currency=order.currency, customer_email=order.client.email, success_url=page,
-            cancel_url=page, expires_at=order.expires_at,
+            cancel_url=cancel_url(order, "payments:order_cancel"), expires_at=order.expires_at,
             idempotency_key=f"hse-{row_key(order)}-checkout",
         )  # fmt: skip
     except stripe_gateway.PaymentsUnavailable:
@@ -262,14 +282,16 @@ def order_hold_for_review(
     log.error("order %s held for review: Stripe reported %s %s", order.pk, amount, currency)
 
 
-def order_expire(*, order: Order, now: datetime, why: str) -> bool:
-    """Expires a pending order and frees its held slot; False if it was not pending. An
-    open Stripe checkout is closed after the commit."""
+def order_expire(
+    *, order: Order, now: datetime, why: str, action: str = "expire", by: User | None = None
+) -> bool:
+    """Expires (or cancels) a pending order and frees its held slot; False if it was not
+    pending. An open Stripe checkout is closed after the commit."""
     with transaction.atomic():
         order = order_lock(order.pk)
         if order.status != Order.Status.PENDING:
             return False
-        ORDER.move(order, "expire", now=now, why=why)
+        ORDER.move(order, action, by=by, now=now, why=why)
         _release_hold(order, now=now)
         if order.stripe_checkout_id:
             checkout_id = order.stripe_checkout_id
@@ -290,6 +312,29 @@ def order_expire_for_lapsed_hold(*, session: Session, now: datetime) -> None:
     order = Order.objects.filter(held_session=session, status=Order.Status.PENDING).first()
     if order is not None:
         order_expire(order=order, now=now, why="its hold lapsed")
+
+
+def _checkout_still_payable(checkout_id: str) -> bool:
+    """Closes a checkout at Stripe before our row gives up on it; False if Stripe says it
+    was paid meanwhile (its webhook then fulfils the row). Stripe out of reach counts as
+    closed: our row gives up anyway, and a late payment is still honoured."""
+    if not checkout_id:
+        return True
+    try:
+        return stripe_gateway.checkout_expire(checkout_id=checkout_id) != "complete"
+    except stripe_gateway.PaymentsUnavailable:
+        return True
+
+
+def order_cancel(*, order: Order, by: User, now: datetime) -> bool:
+    """The client gave up paying (Cancel on Stripe's page, or on the order's page): the
+    checkout is closed and the held time is free for others at once. False if it was paid
+    or given up already."""
+    if order.status != Order.Status.PENDING:
+        return False
+    if not _checkout_still_payable(order.stripe_checkout_id):
+        return False
+    return order_expire(order=order, now=now, why="cancelled by the client", action="cancel", by=by)
 
 
 def checkouts_close_quietly(checkout_ids: list[str]) -> None:
@@ -328,7 +373,8 @@ def topup_checkout_url(*, top_up: TopUp) -> str:
     checkout = stripe_gateway.checkout_create(
         reference=f"topup-{top_up.pk}", name="HSE wallet top-up", amount=top_up.amount,
         currency=top_up.currency, customer_email=top_up.user.email,
-        success_url=f"{wallet}?topup={top_up.pk}", cancel_url=wallet,
+        success_url=f"{wallet}?topup={top_up.pk}",
+        cancel_url=cancel_url(top_up, "payments:top_up_cancel"),
         expires_at=top_up.expires_at, idempotency_key=f"hse-{row_key(top_up)}-checkout",
     )  # fmt: skip
     TopUp.objects.filter(pk=top_up.pk).update(
@@ -376,13 +422,26 @@ def topup_hold_for_review(
     log.error("top-up %s held for review: Stripe reported %s %s", top_up.pk, amount, currency)
 
 
-def topup_expire(*, top_up: TopUp, now: datetime, why: str) -> bool:
+def topup_expire(
+    *, top_up: TopUp, now: datetime, why: str, action: str = "expire", by: User | None = None
+) -> bool:
     with transaction.atomic():
         top_up = topup_lock(top_up.pk)
         if top_up.status != TopUp.Status.PENDING:
             return False
-        TOP_UP.move(top_up, "expire", now=now, why=why)
+        TOP_UP.move(top_up, action, by=by, now=now, why=why)
         if top_up.stripe_checkout_id:
             checkout_id = top_up.stripe_checkout_id
             transaction.on_commit(lambda: checkouts_close_quietly([checkout_id]))
     return True
+
+
+def topup_cancel(*, top_up: TopUp, by: User, now: datetime) -> bool:
+    """The client left Stripe's page with Cancel: nothing is charged or credited."""
+    if top_up.status != TopUp.Status.PENDING:
+        return False
+    if not _checkout_still_payable(top_up.stripe_checkout_id):
+        return False
+    return topup_expire(
+        top_up=top_up, now=now, why="cancelled by the client", action="cancel", by=by
+    )

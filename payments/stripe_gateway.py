@@ -77,15 +77,23 @@ def checkout_create(
     return Checkout(id=session.id, url=session.url)
 
 
-def checkout_expire(*, checkout_id: str) -> None:
-    """Closes a Checkout Session so it can no longer be paid; already closed is fine."""
+def checkout_expire(*, checkout_id: str) -> str:
+    """Closes a Checkout Session so it can no longer be paid; already closed is fine.
+    Returns its status after: "expired", or "complete" when it was paid first."""
     client = _client()
     try:
         session = client.v1.checkout.sessions.retrieve(checkout_id)
         if session.status == "open":
-            client.v1.checkout.sessions.expire(checkout_id)
+            session = client.v1.checkout.sessions.expire(checkout_id)
+    except stripe.InvalidRequestError:
+        # Paid between the two calls: Stripe refuses to expire a complete session.
+        try:
+            session = client.v1.checkout.sessions.retrieve(checkout_id)
+        except stripe.StripeError as error:
+            raise PaymentsUnavailable("Stripe did not answer.") from error
     except stripe.StripeError as error:
         raise PaymentsUnavailable("Stripe did not answer.") from error
+    return str(session.status)
 
 
 def refund_create(*, payment_intent: str, amount: int, idempotency_key: str) -> tuple[str, str]:

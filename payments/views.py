@@ -1,5 +1,6 @@
 import logging
 import uuid
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -9,12 +10,13 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.timezones import zone_label
 from coaching.selectors import bookable_days, listed_coach_or_none
-from hse.bounds import small_int
+from hse.bounds import day_ok, small_int
 from hse.http import redirect_htmx
 from hse.money import price_for_minutes
 from hse.templatetags.hse import utc_iso
@@ -29,9 +31,6 @@ from sessions_app.forms import SurveyForm
 log = logging.getLogger(__name__)
 
 
-BUY_FIRST_DAYS = 5  # days with open times shown before "later dates"
-
-
 def _coach_or_404(coach_id: int):
     # With its skills: the page, the form's skill and the services' checks all read them.
     coach = listed_coach_or_none(coach_id=coach_id)
@@ -41,16 +40,19 @@ def _coach_or_404(coach_id: int):
 
 
 def _buy_context(request, coach, *, error: str = "") -> dict:
-    """Everything the buy page shows for the choices made so far (all in the query)."""
+    """Everything the buy page shows for the choices made so far, all of them in the query
+    (skill, duration, quantity, week, start), so a link or a reload shows the same page."""
     now = timezone.now()
     params = request.POST if request.method == "POST" else request.GET
     skills = list(coach.skills.all())
     skill = next((s for s in skills if s.slug == params.get("skill")), None)
+    if skill is None and len(skills) == 1:
+        skill = skills[0]  # nothing to choose
     durations = [
         (minutes, price_for_minutes(hourly=coach.hourly_price, minutes=minutes))
         for minutes in settings.HSE_SESSION_DURATIONS
     ]
-    duration = _int_in(params.get("duration"), settings.HSE_SESSION_DURATIONS) if skill else None
+    duration = _int_in(params.get("duration"), settings.HSE_SESSION_DURATIONS)
     unit_price = dict(durations).get(duration)
     quantities = (
         [
@@ -60,39 +62,56 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         if duration
         else []
     )
-    quantity = (
-        _int_in(params.get("quantity"), [1, *settings.HSE_PACKAGE_SIZES]) if duration else None
-    )
-    start = None
-    slot_days = []
-    if quantity == 1:
+    quantity = _int_in(params.get("quantity"), [1, *settings.HSE_PACKAGE_SIZES])
+    wanted = str(params.get("start", ""))[:25]
+    chosen = {
+        "skill": skill.slug if skill else "",
+        "duration": duration or "",
+        "quantity": quantity or "",
+        "start": wanted if quantity == 1 else "",
+    }
+
+    def link(**changes) -> str:
+        query = {**chosen, **changes}
+        return "?" + urlencode({key: value for key, value in query.items() if value})
+
+    start, week = None, None
+    week_days, previous_week, next_week = [], "", ""
+    if skill and duration and quantity == 1:
         slot_days = bookable_days(
-            coach=coach,
-            client=request.user,
-            duration_minutes=duration,
-            zone=request.viewer_zone,
-            now=now,
-        )
-        wanted = params.get("start", "")
+            coach=coach, client=request.user, duration_minutes=duration,
+            zone=request.viewer_zone, now=now,
+        )  # fmt: skip
         start = next((t for _, times in slot_days for t in times if _iso(t) == wanted), None)
         if wanted and start is None and not error:
             error = "That time is not available any more. Please pick another."
-    more_days = 0
-    if slot_days and params.get("more") != "1" and start is None:
-        more_days = max(0, len(slot_days) - BUY_FIRST_DAYS)
-        slot_days = slot_days[:BUY_FIRST_DAYS]
-    ready = quantity is not None and (quantity > 1 or start is not None)
+        week = _week_shown(
+            params.get("week"), start, slot_days, now.astimezone(request.viewer_zone)
+        )
+        after = week + timedelta(days=7)
+        for day, times in slot_days:
+            if week <= day < after:
+                week_days.append(
+                    (day, [(t, link(start=_iso(t), week=week.isoformat())) for t in times])
+                )
+        if any(day < week for day, _ in slot_days):
+            previous_week = link(start="", week=(week - timedelta(days=7)).isoformat())
+        if any(day >= after for day, _ in slot_days):
+            next_week = link(start="", week=after.isoformat())
+    ready = bool(skill) and quantity is not None and (quantity > 1 or start is not None)
     balance = wallet_balance(user=request.user) if ready else None
     return {
         "coach": coach,
-        "skills": skills,
+        "skills": [(s, link(skill=s.slug)) for s in skills],
         "skill": skill,
-        "durations": durations,
+        "durations": [(m, price, link(duration=m)) for m, price in durations],
         "duration": duration,
-        "quantities": quantities,
+        "quantities": [(n, hours, price, link(quantity=n)) for n, hours, price in quantities],
         "quantity": quantity,
-        "slot_days": slot_days,
-        "more_days": more_days,
+        "week": week,
+        "week_days": week_days,
+        "previous_week": previous_week,
+        "next_week": next_week,
         "start": start,
         "start_iso": _iso(start) if start else "",
         "ready": ready,
@@ -103,6 +122,18 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         "test_mode": settings.STRIPE_TEST_MODE,
         "token": uuid.uuid4().hex,
     }
+
+
+def _week_shown(asked, start, slot_days, today: date) -> date:
+    """The Monday of the week the time picker shows: the one asked for, else the chosen
+    time's, else the first with open times (else this week)."""
+    try:
+        day = date.fromisoformat(str(asked)[:10]) if asked else None
+    except ValueError:
+        day = None
+    if day is None or not day_ok(day):
+        day = start.date() if start else slot_days[0][0] if slot_days else today
+    return day - timedelta(days=day.weekday())
 
 
 def _int_in(value, allowed) -> int | None:
@@ -196,6 +227,55 @@ def order_detail(request, order_id: int):
     if request.htmx and request.htmx.target == "order-state":
         template += "#order-state"
     return render(request, template, context)
+
+
+def _cancel_allowed(request, row) -> bool:
+    # Stripe's Cancel button comes back as a GET carrying the row's signature; the order's
+    # own page posts, under the CSRF check.
+    return request.method == "POST" or services.cancel_token_ok(row, request.GET.get("token", ""))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_cancel(request, order_id: int):
+    order = selectors.order_for_client_or_none(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("No such order.")
+    page = reverse("payments:order_detail", args=[order.pk])
+    if not _cancel_allowed(request, order):
+        return redirect_htmx(request, page)
+    held = order.held_session
+    if not services.order_cancel(order=order, by=request.user, now=timezone.now()):
+        order.refresh_from_db(fields=["status"])
+        if order.status == Order.Status.PENDING:
+            messages.info(request, "Stripe took this payment before the cancel arrived.")
+        return redirect_htmx(request, page)
+    freed = ""
+    if held is not None:
+        when = date_format(timezone.localtime(held.starts_at), "l j F, H:i")
+        freed = f", and {when} is free again"
+    messages.info(request, f"You cancelled the payment: nothing was charged{freed}.")
+    choices = {"skill": order.skill.slug, "duration": order.duration_minutes}
+    choices["quantity"] = order.quantity
+    if held is not None:
+        choices["week"] = timezone.localdate(held.starts_at).isoformat()
+    return redirect_htmx(
+        request, f"{reverse('payments:buy', args=[order.coach_id])}?{urlencode(choices)}"
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def top_up_cancel(request, top_up_id: int):
+    top_up = TopUp.objects.filter(user=request.user, pk=top_up_id).first()
+    if top_up is None:
+        raise Http404("No such top-up.")
+    if _cancel_allowed(request, top_up) and services.topup_cancel(
+        top_up=top_up, by=request.user, now=timezone.now()
+    ):
+        messages.info(request, "You cancelled the top-up: nothing was charged.")
+        return redirect_htmx(request, reverse("payments:wallet"))
+    return redirect_htmx(request, f"{reverse('payments:wallet')}?topup={top_up.pk}")
 
 
 @login_required

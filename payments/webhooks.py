@@ -94,7 +94,7 @@ class _Completed(_Checkout):
         if row is None:
             log.error("a paid checkout for %s %s, which does not exist", kind, pk)
             return
-        if row.status not in (row.Status.PENDING, row.Status.EXPIRED):
+        if row.status not in (row.Status.PENDING, row.Status.EXPIRED, row.Status.CANCELLED):
             return  # paid already, or held for review
         price = row.total_price if kind == "order" else row.amount
         ours = amount == price and currency.upper() == row.currency.upper()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from coaching.models import TimeOff
 from ledger import services as ledger
 from ledger.services import wallet_post
-from payments.services import order_start
+from payments.services import order_start, topup_start
 from requests_app.services import request_propose
 from sessions_app import booking
 from tests.factories import CoachFactory, SkillFactory, UserFactory
@@ -84,6 +84,8 @@ MATRIX = {
     ),
     "payments:checkout": ("coach", NOT_ALLOWED, rule(*CLIENTS)),
     "payments:order_detail": ("order", rule(CLIENT_A), NOT_ALLOWED),
+    "payments:order_cancel": ("order", rule(CLIENT_A), rule(CLIENT_A)),
+    "payments:top_up_cancel": ("top_up", rule(CLIENT_A), rule(CLIENT_A)),
     "payments:wallet": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "payments:top_up": (None, NOT_ALLOWED, rule(*SIGNED_IN)),
     "payments:stripe_webhook": (
@@ -174,6 +176,7 @@ def world(db):
     objects = {
         "coach": bob,
         "order": order,
+        "top_up": topup_start(user=alice, amount=5000, now=now),
         "credit": credits[-1],
         "session": session,
         "request": request,

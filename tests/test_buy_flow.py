@@ -3,16 +3,20 @@
 from datetime import timedelta
 
 import pytest
+import requests
+from django.conf import settings
 from django.urls import reverse
 from freezegun import freeze_time
 
 from ledger.models import Credit
 from ledger.services import wallet_balance, wallet_post
-from payments.models import Order
+from payments.models import Order, TopUp
 from payments.services import order_start
 from sessions_app.models import PreSessionSurvey, Session
-from tests.factories import CoachFactory
+from tests.factories import CoachFactory, SkillFactory, UserFactory
 from tests.payments_fixtures import NINE_AM, NOW
+from tests.stripe_helpers import checkout_completed, event, sign
+from tests.waiting import PATIENCE
 
 pytestmark = pytest.mark.django_db
 ISO_NINE = "2026-11-23T14:00:00Z"
@@ -46,6 +50,7 @@ def fund(user, amount):
 
 @freeze_time(NOW)
 def test_each_step_adds_the_next_choice(client, alice, bob, leadership):
+    bob.skills.add(SkillFactory(name="Stagecraft"))  # two skills: the first step is a choice
     client.force_login(alice)
 
     start = client.get(buy_url(bob))
@@ -60,8 +65,8 @@ def test_each_step_adds_the_next_choice(client, alice, bob, leadership):
     assert "Choose a skill in the menu" in start.content.decode()
     assert "Session length" in skill.content.decode() and "How many" not in skill.content.decode()
     assert [q[0] for q in duration.context["quantities"]] == [1, 5, 10, 20]
-    assert duration.context["quantities"][2] == (10, "7.5", 75000)  # 10 × 45 min: 7.5 h, $750
-    assert single.context["slot_days"] and not single.context["ready"]
+    assert duration.context["quantities"][2][:3] == (10, "7.5", 75000)  # 10 × 45 min, $750
+    assert single.context["week_days"] and not single.context["ready"]
     assert package.context["ready"] and package.context["total"] == 75000
     assert picked.context["ready"] and picked.context["start"] == NINE_AM
     assert "Monday 23 November, 15:00" in picked.content.decode()  # Alice's zone, Berlin
@@ -77,7 +82,7 @@ def test_a_step_requested_by_htmx_renders_only_the_main_part(client, alice, bob,
         headers={"HX-Request": "true", "HX-Target": "buy-main"},
     )
 
-    assert response.content.decode().lstrip().startswith('<section id="buy-main"')
+    assert response.content.decode().lstrip().startswith('<div class="buy-layout" id="buy-main"')
 
 
 def test_coaches_cannot_buy_and_strangers_must_log_in(client, bob, dora, leadership):
@@ -136,7 +141,7 @@ def test_a_lost_race_says_so_and_offers_fresh_slots(client, alice, carol, bob, l
     response = client.get(answer.url)
     body = response.content.decode()
     assert "not available any more" in body or "just taken" in body
-    offered = [t for _, times in response.context["slot_days"] for t in times]
+    offered = [t for _, times in response.context["week_days"] for t, _ in times]
     assert NINE_AM not in offered and offered
     assert Order.objects.count() == 1
     assert wallet_balance(user=alice) == 10000
@@ -451,3 +456,112 @@ def test_a_coach_delisted_while_the_cache_still_lists_them_sells_nothing(
     assert "does not offer" in response.content.decode()
     assert not Order.objects.exists()
     assert wallet_balance(user=alice) == 100000
+
+
+def cancel_on_stripes_page(checkout_url: str) -> str:
+    """Presses Cancel on the stand-in's hosted page; returns where it sends the browser."""
+    response = requests.post(f"{checkout_url}/cancel", allow_redirects=False, timeout=PATIENCE)
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+@freeze_time(NOW)
+def test_cancel_on_stripes_page_closes_the_checkout_and_frees_the_time_at_once(
+    client, alice, bob, leadership, stripe_settings
+):
+    client.force_login(alice)
+    checkout(client, bob, method="stripe")
+    order = Order.objects.get()
+    back = cancel_on_stripes_page(order.stripe_checkout_url)
+    assert back.startswith(f"{settings.SITE_URL}/orders/{order.pk}/cancel/?token=")
+
+    response = client.get(back.removeprefix(settings.SITE_URL), follow=True)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert order.held_session.status == Session.Status.EXPIRED
+    assert not Session.objects.occupying(NOW).exists()
+    stripe_page = requests.get(order.stripe_checkout_url, timeout=PATIENCE).text
+    assert "This checkout is <strong>expired</strong>" in stripe_page
+    # Back on the buy page with the same choices and the reason, to pick a time again.
+    assert response.redirect_chain[-1][0].startswith(buy_url(bob) + "?skill=leadership")
+    assert "You cancelled the payment: nothing was charged, and" in response.content.decode()
+    assert "is free again." in response.content.decode()
+    # Another client can book that very time now.
+    carol = UserFactory(email="carol@example.com")
+    fund(carol, 100000)
+    client.force_login(carol)
+    assert checkout(client, bob).status_code == 302
+    assert Order.objects.get(client=carol).status == Order.Status.PAID
+
+
+@freeze_time(NOW)
+def test_a_cancel_link_without_its_signature_or_of_another_client_changes_nothing(
+    client, alice, bob, leadership, stripe_settings
+):
+    client.force_login(alice)
+    checkout(client, bob, method="stripe")
+    order = Order.objects.get()
+    cancel = reverse("payments:order_cancel", args=[order.pk])
+
+    for query in ("", "?token=", "?token=forged", "?token=" + "x" * 5000):
+        response = client.get(cancel + query)
+        assert response.status_code == 302
+        assert response.url == reverse("payments:order_detail", args=[order.pk])
+    client.force_login(UserFactory(email="mallory@example.com"))
+    assert client.get(cancel_on_stripes_page(order.stripe_checkout_url)).status_code == 404
+    assert client.post(cancel).status_code == 404
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert order.held_session.status == Session.Status.HELD
+
+
+@freeze_time(NOW)
+def test_the_order_page_cancels_a_pending_payment_and_a_late_payment_is_still_honoured(
+    client, alice, bob, leadership, stripe_settings
+):
+    client.force_login(alice)
+    checkout(client, bob, method="stripe")
+    order = Order.objects.get()
+    page = client.get(reverse("payments:order_detail", args=[order.pk])).content.decode()
+    assert "Cancel this payment" in page
+
+    client.post(reverse("payments:order_cancel", args=[order.pk]))
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    page = client.get(reverse("payments:order_detail", args=[order.pk])).content.decode()
+    assert "You cancelled this payment" in page
+    # Stripe paid it before the cancel reached it: the money is not lost.
+    payload = event("evt_late", "checkout.session.completed", checkout_completed(
+        f"order-{order.pk}", amount=order.total_price
+    ))  # fmt: skip
+    webhook = client.post(
+        reverse("payments:stripe_webhook"), payload, content_type="application/json",
+        headers={"Stripe-Signature": sign(payload)},
+    )  # fmt: skip
+    assert webhook.status_code == 200
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert Credit.objects.get(order=order).status == Credit.Status.SCHEDULED
+
+
+@freeze_time(NOW)
+def test_cancel_on_stripes_page_for_a_top_up_says_so_and_credits_nothing(
+    client, alice, stripe_settings
+):
+    client.force_login(alice)
+    client.post(reverse("payments:top_up"), {"amount": "50"})
+    top_up = TopUp.objects.get()
+
+    response = client.get(
+        cancel_on_stripes_page(top_up.stripe_checkout_url).removeprefix(settings.SITE_URL),
+        follow=True,
+    )
+
+    top_up.refresh_from_db()
+    assert top_up.status == TopUp.Status.CANCELLED
+    assert "You cancelled the top-up: nothing was charged." in response.content.decode()
+    assert "Waiting for Stripe" not in response.content.decode()
+    assert wallet_balance(user=alice) == 0

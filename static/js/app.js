@@ -53,3 +53,22 @@
     });
   });
 })();
+
+// The buy page: once a time is picked, bring the summary with the Pay buttons into view
+// (on a phone it follows the week of times); a page loaded with a time chosen does too.
+(function () {
+  "use strict";
+  function showSummary() {
+    var summary = document.getElementById("summary");
+    var chosen = document.querySelector("#buy-main .slot-link[aria-current='true']");
+    if (!summary || !chosen) return;
+    var box = summary.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) {
+      summary.scrollIntoView({ block: box.height > window.innerHeight ? "start" : "center" });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", showSummary);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.target && event.target.id === "buy-main") showSummary();
+  });
+})();

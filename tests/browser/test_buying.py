@@ -1,5 +1,8 @@
+from datetime import datetime
+
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from ledger.services import wallet_balance, wallet_post
 from payments.models import Order
@@ -47,12 +50,19 @@ def test_buy_a_single_session_paying_on_the_stripe_checkout_page(
     page.click(".side-menu >> text=Leadership")
     page.click(".option:has-text('60 minutes')")
     page.click(".option:has-text('Single session')")
-    first_slot = page.locator("a.slot-link").first
+    # One week at a time, and the summary with the Pay button comes into view by itself.
+    assert page.locator(".week-nav b").inner_text().startswith("Week of")
+    first_slot = page.locator("a.slot-link").last
     slot_label = first_slot.inner_text()
     first_slot.click()
     page.wait_for_selector("#summary")
+    page.wait_for_url("**start=**")
     assert "$120.00" in page.locator("#summary").inner_text()
+    expect(page.locator("button:has-text('with Stripe')")).to_be_in_viewport()
     screenshot(page, "buy-summary")
+    # The URL keeps the choice: opened again, it shows the same summary.
+    page.goto(page.url)
+    assert slot_label in page.locator("#summary").inner_text()
 
     page.click("button:has-text('with Stripe')")
     page.wait_for_url(f"{stripe_standin.url}/checkout/**")
@@ -116,3 +126,41 @@ def test_buy_a_package_with_the_wallet_schedule_one_and_answer_the_survey(
     screenshot(page, "wallet-phone")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def test_cancel_on_stripes_page_frees_the_time_for_another_client_at_once(
+    live_server, new_page, screenshot, market, stripe_standin, stripe_settings
+):
+    coach, client = market
+    stripe_settings.SITE_URL = live_server.url
+    page = new_page(time_zone="Europe/Berlin")
+    log_in(page, live_server.url, client.email)
+    # Times on the coach's page open the buy flow at that time.
+    page.goto(f"{live_server.url}/coaches/{coach.pk}/")
+    slot = page.locator("#slots a.slot").first
+    label = slot.inner_text()
+    slot.click()
+    page.wait_for_selector("#summary")
+    assert label in page.locator("#summary").inner_text()
+    start = page.locator("#summary input[name=start]").input_value()
+
+    page.click("button:has-text('with Stripe')")
+    page.wait_for_url(f"{stripe_standin.url}/checkout/**")
+    page.click("button:has-text('Cancel')")
+
+    page.wait_for_url(f"{live_server.url}/coaches/{coach.pk}/buy/**")
+    assert (
+        "You cancelled the payment: nothing was charged" in page.locator(".messages").inner_text()
+    )
+    screenshot(page, "buy-cancelled")
+    assert Order.objects.get().status == Order.Status.CANCELLED
+
+    other = UserFactory(email="carol@example.com", time_zone="Europe/Berlin")
+    second = new_page(time_zone="Europe/Berlin")
+    log_in(second, live_server.url, other.email)
+    second.goto(f"{live_server.url}/coaches/{coach.pk}/")
+    shown = second.locator("#slots a.slot time").evaluate_all(
+        "times => times.map(time => time.getAttribute('datetime'))"
+    )
+    freed = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    assert freed in [datetime.fromisoformat(value) for value in shown]
