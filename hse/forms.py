@@ -38,3 +38,13 @@ def checked_naive(text: str) -> datetime:
     if not day_ok(naive.date()):
         raise ValueError("out of range")
     return naive
+
+
+def errors_text(form: forms.Form) -> str:
+    """A form's errors as one sentence for a message, each named by its field's label."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = f"{field.label}: " if field is not None and field.label else ""
+        parts.extend(f"{label}{error}" for error in errors)
+    return " ".join(parts)

@@ -19,7 +19,7 @@ from sessions_app.models import Session, coach_late_q
 REQUEST_CARD_COLUMNS = (  # what a request's card shows and decides with
     "status", "starts_at", "ends_at", "deadline", "duration_minutes", "skill__name",
     "proposed_by__display_name", "client__display_name", "coach__user__display_name",
-    "target_session", "credit",
+    "target_session__starts_at", "target_session__ends_at", "credit",
 )  # fmt: skip
 CALENDAR_COLUMNS = (  # what a calendar item shows of a session or a request
     "starts_at", "ends_at", "skill__name", "coach__user__display_name", "client__display_name",

@@ -1,12 +1,14 @@
 """The pages that bring the apps together: a coach's page (profile, reviews and open
 times), the pending actions, the calendar, and the coach's dashboard."""
 
+from collections import defaultdict
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages import get_messages
 from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -25,6 +27,7 @@ from coaching.selectors import (
     slots_by_local_day,
 )
 from hse.bounds import day_ok, small_int
+from hse.http import card_tag
 from hse.money import format_money, price_for_minutes
 from hse.rules import listed
 from hse.templatetags.hse import utc_iso
@@ -32,6 +35,8 @@ from ledger.selectors import earnings_by_month
 from marketplace import selectors
 from requests_app.selectors import requests_awaiting
 from requests_app.views import request_context
+from sessions_app.forms import SurveyForm
+from sessions_app.models import Report
 from sessions_app.selectors import coach_reviews, sessions_upcoming
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
@@ -126,19 +131,59 @@ def coach_detail(request, coach_id: int):
     return render(request, "marketplace/coach_detail.html", context)
 
 
+def _messages_by_card(request) -> tuple[list, dict[str, list]]:
+    """The messages for the whole panel, and those an action left on one card (their
+    ``card-...`` tag), so an error shows at the form that caused it."""
+    general, cards = [], defaultdict(list)
+    for message in get_messages(request):
+        tag = next((t for t in message.extra_tags.split() if t.startswith("card-")), None)
+        (cards[tag] if tag else general).append(message)
+    return general, cards
+
+
 def _pending_context(request) -> dict:
     now = timezone.now()
     actions = selectors.pending_actions(user=request.user, now=now)
     request.pending_actions = actions  # the header's count is their number: no second query
+    general, cards = _messages_by_card(request)
+    request_items = []
+    for item in actions.requests:
+        context = request_context(request, item)
+        context["messages"] = cards.get(card_tag("request", item.pk), [])
+        request_items.append(context)
+    for kind in ("surveys", "to_confirm", "coach_late"):
+        for session in getattr(actions, kind):
+            session.card_messages = cards.get(card_tag(kind, session.pk), [])
     return {
         "actions": actions,
-        "request_items": [request_context(request, item) for item in actions.requests],
+        "request_items": request_items,
+        "messages": general,  # instead of the page's: each message is shown once
+        "reasons": Report.Reason.choices,
+        "survey_form": SurveyForm(),  # its labels
     }
 
 
 def pending_panel(request):
-    """The Pending Actions sidebar, with the header's count swapped out of band."""
-    return render(request, "marketplace/pending.html#panel", _pending_context(request))
+    """The Pending Actions sidebar, with the header's count swapped out of band. After an
+    action (it left a message) the page beneath is told, so lists that show the same
+    sessions and requests read them again."""
+    context = _pending_context(request)
+    response = render(request, "marketplace/pending.html#panel", context)
+    if (
+        context["messages"]
+        or any(item["messages"] for item in context["request_items"])
+        or _any_card_messages(context["actions"])
+    ):
+        response["HX-Trigger"] = "pending-changed"
+    return response
+
+
+def _any_card_messages(actions) -> bool:
+    return any(
+        session.card_messages
+        for kind in ("surveys", "to_confirm", "coach_late")
+        for session in getattr(actions, kind)
+    )
 
 
 @login_required

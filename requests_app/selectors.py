@@ -27,7 +27,7 @@ def requests_awaiting(*, user: User, now: datetime) -> QuerySet[SessionRequest]:
     """Open requests whose latest proposal was sent to ``user``, ready to list."""
     return (
         requests_awaiting_rows(user=user, now=now)
-        .select_related("coach__user", "client", "skill", "proposed_by")
+        .select_related("coach__user", "client", "skill", "proposed_by", "target_session")
         .annotate(client_has_free_credit=_client_has_free_credit())
         .order_by("deadline")
     )

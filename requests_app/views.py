@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coaching.models import CoachProfile, Skill
 from hse.bounds import small_int
-from hse.http import redirect_htmx
+from hse.forms import errors_text
+from hse.http import back_to_panel, card_tag, from_panel, redirect_htmx
 from ledger.models import Credit
 from payments import services as payments
 from payments import stripe_gateway
@@ -25,16 +26,12 @@ def _request_or_404(request, request_id: int):
     return found
 
 
-def _from_sidebar(request) -> bool:
-    return bool(request.htmx) and request.htmx.target == "pending-panel"
-
-
 def _after_action(request, session_request, *, redirect_to: str | None = None):
     """Back to where the action came from: the pending-actions panel (htmx follows the
     redirect in place, and the panel comes back with the header's count swapped out of
     band) or the request's page."""
-    if _from_sidebar(request):
-        return HttpResponseRedirect(reverse("marketplace:pending"), status=303)
+    if from_panel(request):
+        return back_to_panel()
     return redirect_htmx(
         request, redirect_to or reverse("requests:detail", args=[session_request.pk])
     )
@@ -169,7 +166,7 @@ def _act(request, request_id: int, action):
     try:
         result = action(session_request)
     except services.RequestError as error:
-        messages.error(request, str(error))
+        messages.error(request, str(error), extra_tags=card_tag("request", session_request.pk))
         return _after_action(request, session_request)
     return result
 
@@ -206,7 +203,7 @@ def _pay(request, accepted, now):
     try:
         url = payments.order_checkout_url(order=order)
     except stripe_gateway.PaymentsUnavailable as error:
-        messages.error(request, str(error))
+        messages.error(request, str(error), extra_tags=card_tag("request", accepted.pk))
         return _after_action(request, accepted)
     return redirect_htmx(request, url)
 
@@ -246,8 +243,9 @@ def adjust(request, request_id: int):
     session_request = _request_or_404(request, request_id)
     form = AdjustForm(request.POST, zone=request.viewer_zone)
     if not form.is_valid():
-        message = " ".join(e for errors in form.errors.values() for e in errors)
-        messages.error(request, message)
+        messages.error(
+            request, errors_text(form), extra_tags=card_tag("request", session_request.pk)
+        )
         return _after_action(request, session_request)
 
     def action(session_request):

@@ -9,13 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from hse.http import redirect_htmx
+from hse.http import back_to_panel, card_tag, from_panel, redirect_htmx
 from sessions_app import services
 from sessions_app.forms import ConfirmForm, ReportForm
 from sessions_app.lifecycle import phase, room_opens_at
 from sessions_app.models import Session
 from sessions_app.signalling import last_signal_id
-from sessions_app.views import _session_or_404
+from sessions_app.views import _session_or_404, refused_in_panel
 
 
 def _room_context(request, session: Session) -> dict:
@@ -151,7 +151,11 @@ def confirm(request, session_id: int):
             form.add_error(None, str(error))
         else:
             messages.success(request, "Thank you! Your session is confirmed.")
+            if from_panel(request):
+                return back_to_panel()
             return redirect("sessions:detail", session_id=session.pk)
+    if request.method == "POST" and from_panel(request):
+        return refused_in_panel(request, form, card_tag("to_confirm", session.pk))
     context = {"session": session, "phase": info, "form": form}
     return render(request, "sessions_app/confirm.html", context)
 
@@ -169,7 +173,13 @@ def report(request, session_id: int):
             form.add_error(None, str(error))
         else:
             messages.success(request, "Your report was sent. An admin will decide and email you.")
+            if from_panel(request):
+                return back_to_panel()
             return redirect("sessions:detail", session_id=session.pk)
+    if request.method == "POST" and from_panel(request):
+        card = request.POST.get("card")
+        kind = card if card in ("to_confirm", "coach_late") else "to_confirm"
+        return refused_in_panel(request, form, card_tag(kind, session.pk))
     context = {"session": session, "phase": phase(session, now), "form": form}
     return render(request, "sessions_app/report.html", context)
 

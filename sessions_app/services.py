@@ -79,8 +79,17 @@ def survey_answer(
 
 
 def session_enter_lobby(*, session: Session, by: User, now: datetime) -> None:
+    """Evidence of arriving: the first time, and again only after leaving the call (a
+    reload or a second tab is the same wait, not another arrival)."""
     _check_party(session, by)
-    _attend(session, by, Attendance.Kind.LOBBY, now)
+    last = (
+        Attendance.objects.filter(session=session, user=by)
+        .order_by("-at", "-id")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    if last is None or last == Attendance.Kind.LEAVE:
+        _attend(session, by, Attendance.Kind.LOBBY, now)
 
 
 def session_start(*, session: Session, by: User, now: datetime) -> Session:

@@ -7,6 +7,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.timezones import zone_label
 from coaching.selectors import bookable_days
+from hse.forms import errors_text
+from hse.http import back_to_panel, card_tag, from_panel
 from ledger.models import Credit
 from sessions_app import booking, selectors, services
 from sessions_app.forms import ScheduleForm, SurveyForm
@@ -65,6 +67,10 @@ def survey(request, session_id: int):
     session = _session_or_404(request, session_id)
     if session.client_id != request.user.pk:
         raise Http404("Only the client answers the survey.")
+    if request.method == "GET" and session.status != session.Status.SCHEDULED:
+        messages.info(request, f"This session is {session.get_status_display().lower()}: "
+                      "there is no survey to answer.")  # fmt: skip
+        return redirect("sessions:detail", session_id=session.pk)
     existing = getattr(session, "survey", None)
     initial = {"goals": existing.goals, "challenges": existing.challenges} if existing else None
     form = SurveyForm(request.POST or None, initial=initial)
@@ -79,8 +85,18 @@ def survey(request, session_id: int):
             messages.success(
                 request, "Thank you. Your coach will read your answers before the session."
             )
+            if from_panel(request):
+                return back_to_panel()
             return redirect("sessions:detail", session_id=session.pk)
+    if request.method == "POST" and from_panel(request):
+        return refused_in_panel(request, form, card_tag("surveys", session.pk))
     return render(request, "sessions_app/survey.html", {"session": session, "form": form})
+
+
+def refused_in_panel(request, form, tag: str):
+    """The pending-actions panel again, with why the form was refused on its card."""
+    messages.error(request, errors_text(form), extra_tags=tag)
+    return back_to_panel()
 
 
 def _credit_or_404(request, credit_id: int) -> Credit:

@@ -99,7 +99,8 @@ def test_walk_one_session_through_every_minute_that_matters(
         assert client.get("/").context["pending_count"] == 1  # confirm or report
 
     kinds = list(Attendance.objects.values_list("kind", flat=True))
-    assert kinds.count("lobby") >= 1 and {"start", "join", "end"} <= set(kinds)
+    # Alice opened the lobby four times: one arrival.
+    assert kinds.count("lobby") == 1 and {"start", "join", "end"} <= set(kinds)
 
     almost = session.ended_at + timedelta(hours=72, minutes=-1)
     with freeze_time(almost):
@@ -487,3 +488,27 @@ def test_the_sessions_page_asks_the_client_for_a_missing_survey_and_nobody_else(
         session=session, goals="Lead", challenges="Time", answered_at=BOOKED_AT
     )
     assert not badge_for(alice)
+
+
+def test_the_lobby_records_an_arrival_once_and_again_only_after_leaving(client, alice, session):
+    client.force_login(alice)
+    with freeze_time(at(-10)):
+        for _ in range(3):
+            assert room(client, session).status_code == 200
+    assert Attendance.objects.filter(kind="lobby").count() == 1
+    with freeze_time(at(20)):
+        client.post(reverse("sessions:leave", args=[session.pk]))
+        room(client, session)
+        room(client, session)
+    assert list(Attendance.objects.values_list("kind", flat=True)) == ["lobby", "leave", "lobby"]
+
+
+def test_a_cancelled_session_asks_for_no_survey(client, alice, session):
+    client.force_login(alice)
+    with freeze_time(T - timedelta(days=2)):
+        client.post(reverse("sessions:cancel", args=[session.pk]))
+        detail = client.get(reverse("sessions:detail", args=[session.pk])).content.decode()
+        survey = client.get(reverse("sessions:survey", args=[session.pk]), follow=True)
+    assert "Answer the survey" not in detail
+    assert "Not answered; the session is cancelled." in detail
+    assert "there is no survey to answer" in survey.content.decode()
