@@ -196,7 +196,7 @@ class Report(models.Model):
 
 
 class Signal(models.Model):
-    """One WebRTC signalling message (offer, answer, ICE candidate, hello, bye) from one
+    """One WebRTC signalling message (offer, answer, ICE candidate, hello, media, bye) from one
     person of a session to the other, relayed by polling. Kept short-lived: only the
     session's two people read them, and only while the room is open."""
 
@@ -205,6 +205,7 @@ class Signal(models.Model):
         OFFER = "offer", "Offer"
         ANSWER = "answer", "Answer"
         CANDIDATE = "candidate", "ICE candidate"
+        MEDIA = "media", "Camera or microphone turned on or off"
         BYE = "bye", "Left"
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="signals")

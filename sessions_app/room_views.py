@@ -65,7 +65,7 @@ def room(request, session_id: int):
         return HttpResponse(status=204)  # the call's watcher: still live, nothing to do
     if request.htmx and request.htmx.target == "room-state":
         return render(request, "sessions_app/room.html#room-state", context)
-    if context["phase"].room_open:
+    if context["phase"].room_open and not context["in_call"]:
         services.session_enter_lobby(session=session, by=request.user, now=context["now"])
     return render(request, "sessions_app/room.html", context)
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.models import User
 from ledger import services as ledger
-from sessions_app import emails
+from sessions_app import emails, signalling
 from sessions_app.booking import session_changed, session_move_state
 from sessions_app.lifecycle import (
     REPORT,
@@ -21,7 +21,7 @@ from sessions_app.lifecycle import (
     auto_end_at,
     phase,
 )
-from sessions_app.models import Attendance, PreSessionSurvey, Report, Session
+from sessions_app.models import Attendance, PreSessionSurvey, Report, Session, Signal
 from sessions_app.selectors import forget_pending_counts
 from sessions_app.signals import session_cancelled
 
@@ -112,13 +112,16 @@ def session_start(*, session: Session, by: User, now: datetime) -> Session:
 
 
 def session_join(*, session: Session, by: User, now: datetime) -> None:
+    """Into the call. Its evidence is written when the call page says hello (so a reload
+    is a leave and a join, and a join whose page never loaded is none)."""
     _check_party(session, by)
-    _attend(session, by, Attendance.Kind.JOIN, now)
 
 
 def session_leave(*, session: Session, by: User, now: datetime) -> None:
+    """Leave pressed: the other person's call is told at once (a bye, as a closed tab
+    sends), which is also the evidence of leaving."""
     _check_party(session, by)
-    _attend(session, by, Attendance.Kind.LEAVE, now)
+    signalling.signal_post(session=session, by=by, kind=Signal.Kind.BYE, data={}, now=now)
 
 
 def session_end(*, session: Session, by: User, now: datetime) -> Session:

@@ -52,6 +52,13 @@ def signal_clean(kind, data) -> dict:
         return {}
     if not isinstance(data, dict):
         raise SignalError("data must be an object")
+    if kind == Signal.Kind.MEDIA:
+        # What the other side shows: a name instead of a black frame, a muted sign.
+        if set(data) != {"video", "audio"} or not all(
+            isinstance(data[key], bool) for key in ("video", "audio")
+        ):
+            raise SignalError('media data must be {"video": true|false, "audio": true|false}')
+        return {"video": data["video"], "audio": data["audio"]}
     if kind in (Signal.Kind.OFFER, Signal.Kind.ANSWER):
         if data.get("type") != kind:
             raise SignalError(f"data.type must be {kind!r}")

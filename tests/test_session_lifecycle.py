@@ -83,6 +83,12 @@ def test_walk_one_session_through_every_minute_that_matters(
         client.force_login(alice)
         assert "has started the session" in room(client, session).content.decode()
         client.post(reverse("sessions:join", args=[session.pk]))
+        # The call page says hello when it opens: that is the join's evidence.
+        hello = client.post(
+            reverse("sessions:signals", args=[session.pk]), {"kind": "hello"},
+            content_type="application/json",
+        )  # fmt: skip
+        assert hello.status_code == 201
 
     with freeze_time(at(50)):
         client.force_login(bob.user)

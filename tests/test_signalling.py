@@ -87,6 +87,9 @@ def test_the_window_opens_15_minutes_before(client, alice, session):
         ({"kind": "candidate", "data": {"candidate": 42}}, "data.candidate must be a string"),
         ({"kind": "candidate", "data": {"candidate": "", "sdpMLineIndex": -1}}, "whole number"),
         ({"kind": "hello", "data": {"x": 1}}, "hello carries no data"),
+        ({"kind": "media", "data": {"video": "off", "audio": True}}, "media data must be"),
+        ({"kind": "media", "data": {"video": False}}, "media data must be"),
+        ({"kind": "media", "data": {"video": 0, "audio": 1}}, "media data must be"),
     ],
 )
 def test_malformed_signals_get_400_and_change_nothing(client, alice, session, body, error):
@@ -152,3 +155,7 @@ def test_ice_servers_come_from_the_environment():
     )
     assert "stun.example.org" in good.stdout
     assert bad.returncode != 0 and "ICE_SERVERS must be a JSON list" in bad.stderr
+
+
+def test_media_states_are_plain_booleans():
+    assert signal_clean("media", {"video": False, "audio": True}) == {"video": False, "audio": True}

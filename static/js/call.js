@@ -18,6 +18,9 @@
   var problemText = document.getElementById("call-problem-text");
   var micButton = document.getElementById("toggle-mic");
   var cameraButton = document.getElementById("toggle-camera");
+  var remoteOff = document.getElementById("remote-off");
+  var remoteMuted = document.getElementById("remote-muted");
+  var localOff = document.getElementById("local-off");
 
   var peer = null;
   var localStream = null;
@@ -26,11 +29,32 @@
   var polling = true;
   var leaving = false;
 
+  var remoteMedia = { video: true, audio: true };
+
   function setState(state, text) {
     call.dataset.state = state;
     if (text) statusText.textContent = text;
     waiting.hidden = state === "connected";
+    showRemoteMedia();
   }
+
+  // A camera turned off shows the person's name, not a black frame; a muted microphone says so.
+  function showRemoteMedia() {
+    var connected = call.dataset.state === "connected";
+    remoteOff.hidden = !connected || remoteMedia.video;
+    remoteMuted.hidden = !connected || remoteMedia.audio;
+  }
+
+  function ownMedia() {
+    return {
+      video: cameraButton.getAttribute("aria-pressed") !== "true" && !!localStream &&
+        localStream.getVideoTracks().length > 0,
+      audio: micButton.getAttribute("aria-pressed") !== "true" && !!localStream &&
+        localStream.getAudioTracks().length > 0,
+    };
+  }
+
+  function sendMedia() { return send("media", ownMedia()); }
 
   function showProblem(text) {
     problemText.textContent = text;
@@ -77,6 +101,7 @@
       if (state === "connected") {
         setState("connected");
         showProblem("");
+        sendMedia(); // a newcomer or a rejoiner learns whether the camera is on
       } else if (state === "disconnected") {
         setState("reconnecting", "The connection to " + config.otherName + " dropped. Reconnecting…");
       } else if (state === "failed") {
@@ -124,9 +149,13 @@
     } else if (signal.kind === "candidate") {
       if (!peer || !peer.remoteDescription) queuedCandidates.push(signal.data);
       else await peer.addIceCandidate(signal.data);
+    } else if (signal.kind === "media") {
+      remoteMedia = { video: !!signal.data.video, audio: !!signal.data.audio };
+      showRemoteMedia();
     } else if (signal.kind === "bye") {
       closePeer();
       remoteVideo.srcObject = null;
+      remoteMedia = { video: true, audio: true };
       setState("waiting", config.otherName + " left the call. They can rejoin at any time.");
     }
   }
@@ -159,11 +188,14 @@
       tracks.forEach(function (track) { track.enabled = !off; });
       button.setAttribute("aria-pressed", off ? "true" : "false");
       button.textContent = off ? offLabel : onLabel;
+      if (kind === "video") localOff.hidden = !off;
+      sendMedia();
     });
   }
 
   toggle(micButton, "audio", "Mute", "Unmute");
   toggle(cameraButton, "video", "Camera off", "Camera on");
+  // Leave posts to the server, which tells the other side at once (a bye).
   document.querySelectorAll("form[data-leave]").forEach(function (form) {
     form.addEventListener("submit", function () { leaving = true; polling = false; closePeer(); });
   });
@@ -173,10 +205,20 @@
     closePeer();
   });
 
+  // The camera and microphone picked in the lobby's check (static/js/devices.js), if any.
+  function chosenDevices() {
+    var stored = {};
+    try { stored = JSON.parse(localStorage.getItem("hse.devices") || "{}"); } catch (error) { /* none */ }
+    return {
+      audio: stored.audio ? { deviceId: { ideal: stored.audio } } : true,
+      video: stored.video ? { deviceId: { ideal: stored.video } } : true,
+    };
+  }
+
   async function start() {
     setState("starting", "Starting your camera…");
     try {
-      localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      localStream = await navigator.mediaDevices.getUserMedia(chosenDevices());
       localVideo.srcObject = localStream;
     } catch (error) {
       micButton.disabled = cameraButton.disabled = true;

@@ -36,7 +36,7 @@ def test_lobby_start_end_and_the_client_lands_on_confirm_by_itself(
 
     client_page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/")
     screenshot(client_page, "confirm")
-    client_page.select_option("#id_rating", "5")
+    client_page.locator("label[for=rating-page-5]").click()
     client_page.fill("#id_comment", "Exactly what I needed")
     client_page.click("button:has-text('Confirm the session')")
     client_page.wait_for_selector("text=Thank you! Your session is confirmed.")

@@ -34,6 +34,12 @@ def test_coach_and_client_hold_a_call_leave_rejoin_and_end(
     client = new_page(time_zone="Europe/Berlin")
     log_in(client, live_server.url, alice.email)
     client.goto(f"{live_server.url}/sessions/{session.pk}/room/")
+    # The lobby's check: the camera's picture, the devices to choose, a level that moves.
+    client.click("#device-test")
+    client.wait_for_selector("#device-check[data-state=ok]")
+    assert client.locator("#device-camera option").count() >= 1
+    assert client.evaluate("document.querySelector('#device-video').srcObject !== null")
+    screenshot(client, "lobby-device-check")
     client.click("button:has-text('Join the call')")
     client.wait_for_selector("#call")
 
@@ -51,12 +57,22 @@ def test_coach_and_client_hold_a_call_leave_rejoin_and_end(
     )
     assert client.locator("#toggle-mic").inner_text() == "Unmute"
 
-    # Leave, then rejoin: the call comes back.
+    # A camera turned off shows the person's name on the other side, not a black frame.
+    client.click("#toggle-camera")
+    coach.wait_for_selector("#remote-off:not([hidden])")
+    assert "Alice Novak turned the camera off" in coach.locator("#remote-off").inner_text()
+    assert coach.locator("#remote-muted").is_visible()  # muted above
+    screenshot(coach, "call-camera-off")
+    client.click("#toggle-camera")
+    coach.wait_for_selector("#remote-off", state="hidden")
+
+    # Leave: the coach is told at once that Alice left (not "reconnecting"); Rejoin is one
+    # click, and the call comes back.
     client.click("form[data-leave] button")
     client.wait_for_url(f"{live_server.url}/sessions/{session.pk}/left/")
+    coach.wait_for_selector("text=Alice Novak left the call")
     assert client.locator("text=Report the session").is_visible()
-    client.click("text=Rejoin")
-    client.click("button:has-text('Join the call')")
+    client.click("button:has-text('Rejoin the call')")
     client.wait_for_selector("#call")
     remote_video_plays(client)
 
