@@ -6,11 +6,82 @@ rows with one conditional UPDATE (the sweeps). Both write one event row per chan
 same transaction: who, when, from, to, the action and why."""
 
 from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+
+# The models whose machine is writing their state right now (in this thread or task).
+_moving: ContextVar[frozenset] = ContextVar("hse_states_moving", default=frozenset())
+
+
+class StateWriteRefused(Exception):
+    """Code other than the row's machine tried to write its state: a programming error."""
+
+
+@contextmanager
+def moving(model: type[models.Model]):
+    """Lets ``model``'s state be written inside the block: its machine, and test set-ups."""
+    token = _moving.set(_moving.get() | {model})
+    try:
+        yield
+    finally:
+        _moving.reset(token)
+
+
+def _check_owner(model, fields) -> None:
+    if model.STATE_FIELD in fields and model not in _moving.get():
+        raise StateWriteRefused(
+            f"{model.__name__}.{model.STATE_FIELD} is written only by its machine"
+        )
+
+
+class OwnedStateQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        _check_owner(self.model, kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, **kwargs):
+        _check_owner(self.model, fields)
+        return super().bulk_update(objs, fields, **kwargs)
+
+
+class OwnedState(models.Model):
+    """A row whose state column only its machine writes: an UPDATE, a ``bulk_update`` or
+    a ``save`` that changes the state anywhere else raises ``StateWriteRefused``. A new
+    row may be made in any state (its machine records how it began)."""
+
+    STATE_FIELD = "status"
+
+    objects = OwnedStateQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        changed = getattr(self, "_stored_state", None) not in (
+            None,
+            getattr(self, self.STATE_FIELD),
+        )
+        fields = kwargs.get("update_fields")
+        if not self._state.adding and changed and (fields is None or self.STATE_FIELD in fields):
+            _check_owner(type(self), {self.STATE_FIELD})
+        super().save(*args, **kwargs)
+        self._stored_state = getattr(self, self.STATE_FIELD)
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        if fields is None or self.STATE_FIELD in fields:
+            self._stored_state = getattr(self, self.STATE_FIELD)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        row = super().from_db(db, field_names, values)
+        row._stored_state = row.__dict__.get(cls.STATE_FIELD)
+        return row
 
 
 class Event(models.Model):
@@ -66,7 +137,8 @@ class Machine:
         setattr(row, self.field, target)
         for name, value in fields.items():
             setattr(row, name, value)
-        row.save(update_fields=[self.field, *fields])
+        with moving(self.model):
+            row.save(update_fields=[self.field, *fields])
         self.event.objects.create(
             **{self.link: row}, at=now, by=by, from_status=before, to_status=target,
             action=action, why=why,
@@ -87,13 +159,20 @@ class Machine:
         start from, with one conditional UPDATE (setting ``fields`` too), and records their
         events in bulk. Returns the ids that moved; the others are left as they are."""
         sources, target = self.transitions[action]
-        before = dict(self.model.objects.filter(pk__in=ids).values_list("pk", self.field))
-        moving = [pk for pk in ids if before.get(pk) in sources]
-        if not moving:
-            return []
-        self.model.objects.filter(pk__in=moving, **{f"{self.field}__in": sources}).update(
-            **{self.field: target}, **fields
-        )
+        with transaction.atomic(savepoint=False), moving(self.model):
+            # Locked here too, so the events name exactly the rows the UPDATE changes.
+            rows = self.model.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            before = dict(rows.values_list("pk", self.field))
+            changing = [pk for pk in ids if before.get(pk) in sources]
+            if not changing:
+                return []
+            self.model.objects.filter(pk__in=changing, **{f"{self.field}__in": sources}).update(
+                **{self.field: target}, **fields
+            )
+            self._log_many(changing, before, target, action, by=by, now=now, why=why)
+        return changing
+
+    def _log_many(self, ids, before, target, action, *, by, now, why) -> None:
         self.event.objects.bulk_create(
             self.event(
                 **{f"{self.link}_id": pk},
@@ -104,6 +183,5 @@ class Machine:
                 action=action,
                 why=why,
             )
-            for pk in moving
+            for pk in ids
         )
-        return moving

@@ -6,10 +6,10 @@ from django.db import models
 from django.db.models import Q
 
 from coaching.models import CoachProfile, Skill
-from hse.states import Event
+from hse.states import Event, OwnedState
 
 
-class Credit(models.Model):
+class Credit(OwnedState):
     """One paid session with a coach, to be scheduled (or already scheduled)."""
 
     class Status(models.TextChoices):

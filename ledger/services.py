@@ -163,7 +163,7 @@ def _move(credit: Credit, action: str, *, by, now: datetime, why: str) -> Credit
     """Locks the credit, moves it, and brings the caller's copy up to date."""
     locked = _locked(credit)
     CREDIT.move(locked, action, by=by, now=now, why=why)
-    credit.status = locked.status
+    credit.status = credit._stored_state = locked.status
     return locked
 
 

@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 from scripts import check_layers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +41,31 @@ def _mentions_credit(node) -> bool:
     )
 
 
+def _sets_status(call: ast.Call) -> bool:
+    if call.func.attr == "update":
+        return any(keyword.arg == "status" for keyword in call.keywords)
+    return call.func.attr == "bulk_update"
+
+
 def ledger_writes_outside_the_ledger(source: str) -> list[int]:
-    """Lines of ``source`` that write a ledger row or a credit's state."""
+    """Lines of ``source`` that write a ledger row or a credit's state, or step past the
+    credit's guard (``hse.states.moving``)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if (node.func.attr in WRITES and _root_name(node.func.value) in LEDGER_MODELS) or (
-                node.func.attr == "save" and _mentions_credit(node.func.value)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "moving" or (
+                node.func.id == "setattr"
+                and len(node.args) >= 2
+                and _mentions_credit(node.args[0])
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value == "status"
+            ):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if (
+                (node.func.attr in WRITES and _root_name(node.func.value) in LEDGER_MODELS)
+                or (node.func.attr == "save" and _mentions_credit(node.func.value))
+                or (_sets_status(node) and _mentions_credit(node.func.value))
             ):
                 lines.append(node.lineno)
         elif isinstance(node, ast.Assign | ast.AugAssign):
@@ -66,6 +86,8 @@ def test_only_the_ledger_writes_wallets_credits_and_earnings():
     for path in sorted(path for app in apps for path in (ROOT / app).rglob("*.py")):
         if "migrations" in path.parts:
             continue
+        if path == ROOT / "hse" / "states.py":
+            continue  # the machines themselves, which the ledger's credit machine runs on
         for line in ledger_writes_outside_the_ledger(path.read_text()):
             found.append(f"{path.relative_to(ROOT)}:{line}")
     assert found == []
@@ -78,5 +100,40 @@ WalletEntry.objects.create(amount=5)
 session.credit.status = "available"
 credit.save(update_fields=["status"])
 Session.objects.filter(pk=1).update(status="ended")
+order.credits.update(status="used")
+setattr(credit, "status", "used")
+credits.bulk_update(rows, ["status"])
+with moving(Credit): pass
+order.credits.update(note="x")
 """
-    assert ledger_writes_outside_the_ledger(source) == [2, 3, 4, 5]
+    assert ledger_writes_outside_the_ledger(source) == [2, 3, 4, 5, 7, 8, 9, 10]
+
+
+def test_the_credit_refuses_a_state_written_past_the_ledger(alice, bob, leadership):
+    """What the source check cannot see (a queryset kept in a variable, a save of a copy)
+    the model refuses when it runs, and the ledger's own moves still go through."""
+    from django.utils import timezone
+
+    from hse.states import StateWriteRefused
+    from ledger import services as ledger
+    from ledger.models import Credit
+    from tests.test_requests import package
+
+    package(alice, bob, leadership)
+    credit = Credit.objects.filter(client=alice).first()
+    query = Credit.objects.filter(pk=credit.pk)
+    for write in (
+        lambda: query.update(status="used"),
+        lambda: Credit.objects.bulk_update([credit], ["status"]),
+    ):
+        with pytest.raises(StateWriteRefused):
+            write()
+    credit.status = "used"
+    with pytest.raises(StateWriteRefused):
+        credit.save()
+    credit.refresh_from_db()
+    credit.save()  # nothing changed: allowed
+    ledger.credit_schedule(credit=credit, by=alice, now=timezone.now(), why="booked")
+    assert Credit.objects.get(pk=credit.pk).status == "scheduled"
+    assert credit.status == "scheduled"
+    credit.save()  # the caller's copy is up to date, so saving it is no state change

@@ -9,7 +9,7 @@ from freezegun import freeze_time
 from requests_app.models import SessionRequest
 from requests_app.services import request_propose
 from tests.factories import UserFactory
-from tests.test_requests import IN_5_DAYS, SENT, package
+from tests.test_requests import IN_5_DAYS, SENT, package, use_up_credits
 
 pytestmark = pytest.mark.django_db
 SIDEBAR = {"HX-Request": "true", "HX-Target": "pending-panel"}
@@ -257,10 +257,8 @@ def test_the_sidebar_costs_the_same_queries_for_one_request_or_many(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from ledger.models import Credit
-
     package(alice, bob, leadership)
-    Credit.objects.filter(client=alice).update(status="used")  # so accepting means paying
+    use_up_credits(alice)  # so accepting means paying
 
     def propose(hours):
         request_propose(
