@@ -97,7 +97,11 @@ class CoachProfileForm(forms.Form):
     languages = forms.MultipleChoiceField(choices=LANGUAGES, widget=forms.CheckboxSelectMultiple)
     hourly_price = forms.CharField(
         label=f"Hourly price ({settings.HSE_CURRENCY})",
-        help_text="A 30-minute session costs half of it.",
+        help_text="A session costs its share of the hour: "
+        + ", ".join(
+            f"{length} minutes, {length}/60 of it" for length in settings.HSE_SESSION_DURATIONS
+        )
+        + ".",
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
     )
     minimum_notice_hours = forms.IntegerField(

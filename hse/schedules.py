@@ -55,6 +55,12 @@ PERIODIC_TASKS: dict[str, Every] = {
         description="Expires unpaid orders and top-ups, and frees their held slots, after "
         f"{settings.HSE_HOLD_MINUTES} minutes.",
     ),
+    "follow up card refunds": Every(
+        task="payments.follow_up_refunds",
+        seconds=60,
+        description="Sends card refunds whose hand-over was lost and asks Stripe about ones "
+        "pending for an hour.",
+    ),
     "flush the email outbox": Every(
         task="hse.flush_emails",
         seconds=60,

@@ -8,7 +8,7 @@ owed, listed for the admins, until one of them retries it. The client is emailed
 money has actually moved."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.db import transaction
@@ -41,6 +41,11 @@ REFUND = Machine(
     error=PaymentError,
     refused="This refund is {state}.",
 )
+
+
+# A requested card refund not sent by then is sent by the timer; a pending one is asked about.
+FOLLOW_UP_AFTER = timedelta(minutes=5)
+ASK_STRIPE_AFTER = timedelta(hours=1)
 
 
 def _key(row) -> str:
@@ -112,11 +117,15 @@ def refund_send(*, refund_id: int, now: datetime) -> Refund | None:
     if refund is None or refund.status != R.REQUESTED or refund.kind != Refund.Kind.TO_CARD:
         return refund
     payment_intent = (refund.order or refund.top_up).stripe_payment_intent
+    # The same key makes a resend (a lost answer, a second worker) the same refund at
+    # Stripe; after Stripe itself refused one, that key would only replay the refusal.
+    key = refund.idempotency_key
+    if refund.stripe_status in ("failed", "canceled"):
+        key = f"{key}-{refund.attempts}"
     try:
         stripe_id, stripe_status = stripe_gateway.refund_create(
-            payment_intent=payment_intent, amount=refund.amount,
-            idempotency_key=refund.idempotency_key,
-        )  # fmt: skip
+            payment_intent=payment_intent, amount=refund.amount, idempotency_key=key
+        )
         failure = "" if stripe_status != "failed" else "Stripe refused the refund"
     except stripe_gateway.PaymentsUnavailable as error:
         stripe_id, stripe_status, failure = "", "", str(error)
@@ -173,6 +182,33 @@ def refund_stripe_reported(*, refund_id: str, status: str, now: datetime) -> Non
     elif status in ("failed", "canceled"):
         why = f"Stripe reported it {status}"
         REFUND.move(refund, "fail", now=now, why=why, stripe_status=status)
+
+
+def refunds_follow_up(*, now: datetime, batch: int = 100) -> int:
+    """The timer's part in card refunds: one still requested a while after its decision
+    (its hand-over to the worker was lost) is sent again, and one Stripe left pending for
+    long is asked about, so none waits for ever unseen. Sending and asking are idempotent,
+    so running beside the task or a webhook changes things once."""
+    requested = Refund.objects.filter(
+        status=R.REQUESTED, kind=Refund.Kind.TO_CARD, created_at__lte=now - FOLLOW_UP_AFTER
+    ).values_list("pk", flat=True)
+    handled = 0
+    for refund_id in list(requested.order_by("pk")[:batch]):
+        refund_send(refund_id=refund_id, now=now)
+        handled += 1
+    pending = Refund.objects.filter(
+        status=R.SENT, created_at__lte=now - ASK_STRIPE_AFTER
+    ).values_list("stripe_refund_id", flat=True)
+    for stripe_id in list(pending.order_by("pk")[:batch]):
+        try:
+            status = stripe_gateway.refund_status(refund_id=stripe_id)
+        except stripe_gateway.PaymentsUnavailable:
+            continue  # asked again at the next run
+        if status in ("succeeded", "failed", "canceled"):
+            with transaction.atomic():
+                refund_stripe_reported(refund_id=stripe_id, status=status, now=now)
+            handled += 1
+    return handled
 
 
 # --- Reports ---------------------------------------------------------------------------------

@@ -108,6 +108,15 @@ def refund_create(*, payment_intent: str, amount: int, idempotency_key: str) -> 
     return refund.id, refund.status or ""
 
 
+def refund_status(*, refund_id: str) -> str:
+    """Stripe's word on one of its refunds: succeeded, pending, failed, canceled…"""
+    try:
+        refund = _client().v1.refunds.retrieve(refund_id)
+    except stripe.StripeError as error:
+        raise PaymentsUnavailable("Stripe did not answer about the refund.") from error
+    return refund.status or ""
+
+
 class BadEvent(ValueError):
     """Not a Stripe event we accept: a bad or stale signature, or a body of the wrong shape.
     The message says which."""

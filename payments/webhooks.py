@@ -133,11 +133,14 @@ class _Expired(_Checkout):
 
 
 class _Refunded:
-    """A charge was refunded: the refunds it lists that are ours have reached the card."""
+    """A charge was refunded: the refunds it lists that are ours have reached the card.
+    Newer API versions list none on the charge; the timer then asks Stripe about ours."""
 
     @staticmethod
     def parse(obj: dict):
-        listed = obj.get("refunds") or {}
+        listed = obj.get("refunds")
+        if listed is None:
+            return []
         items = listed.get("data") if isinstance(listed, dict) else None
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise BadEvent("refunds.data must be a list of refunds")
@@ -149,8 +152,18 @@ class _Refunded:
             refunds.refund_stripe_reported(refund_id=refund_id, status=status, now=now)
 
 
+class _RefundUpdated(_Refunded):
+    """One refund's outcome (``charge.refund.updated``, ``refund.updated``)."""
+
+    @staticmethod
+    def parse(obj: dict):
+        return [(_text(obj, "id", required=True), _text(obj, "status"))]
+
+
 _HANDLERS = {
     "checkout.session.completed": _Completed,
     "checkout.session.expired": _Expired,
     "charge.refunded": _Refunded,
+    "charge.refund.updated": _RefundUpdated,
+    "refund.updated": _RefundUpdated,
 }

@@ -246,3 +246,78 @@ def test_a_returned_credit_can_be_scheduled_again_and_a_refunded_one_not(
         "give_back",
         "refund",
     ]
+
+
+def test_a_card_refund_whose_hand_over_was_lost_is_sent_by_the_timer_once(
+    alice, bob, leadership, sam, stripe_settings
+):
+    """The decision committed but its task never ran (broker away, worker killed): the
+    timer sends it after a while, and running it again, or beside the task, sends nothing
+    more."""
+    order = card_package(alice, bob, leadership, stripe_settings)
+    with transaction.atomic():  # no on-commit callbacks run here: the hand-over is lost
+        refund = refunds.credit_refund(
+            credit=order.credits.first(), to_card=True, by=sam, now=NOW, why="t"
+        )
+    assert refunds.refunds_follow_up(now=NOW + timedelta(minutes=1)) == 0  # not yet
+    later = NOW + refunds.FOLLOW_UP_AFTER
+    assert refunds.refunds_follow_up(now=later) == 1
+    assert refunds.refunds_follow_up(now=later) == 0
+    refunds.refund_send(refund_id=refund.pk, now=later)  # the lost task, late after all
+    refund.refresh_from_db()
+    assert refund.status in ("sent", "succeeded") and refund.attempts == 1
+    assert charge_of(order, stripe_settings).amount_refunded == 10000
+
+
+def test_a_refund_left_pending_is_asked_about_and_a_refund_event_settles_it(
+    alice, bob, leadership, sam, stripe_settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    order = card_package(alice, bob, leadership, stripe_settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refunds.credit_refund(
+            credit=order.credits.first(), to_card=True, by=sam, now=NOW, why="t"
+        )
+    refund.refresh_from_db()
+    if refund.status == "succeeded":  # the stand-in settled it at once: make it pending
+        Refund.objects.filter(pk=refund.pk).update(status="sent", settled_at=None)
+    # A charge without its refunds listed (newer API versions) is accepted and changes nothing.
+    stripe_event_process(
+        event_id="evt_bare", event_type="charge.refunded", obj={"id": "ch_1"}, now=NOW
+    )
+    assert Refund.objects.get().status == "sent"
+    # An hour on, the timer asks Stripe, which says it reached the card.
+    assert refunds.refunds_follow_up(now=NOW + refunds.ASK_STRIPE_AFTER) == 1
+    refund.refresh_from_db()
+    assert refund.status == "succeeded"
+    assert refunds.refunds_follow_up(now=NOW + refunds.ASK_STRIPE_AFTER) == 0
+    # A late refund.updated for it changes nothing more and emails nobody again.
+    sent = len(mailoutbox)
+    stripe_event_process(
+        event_id="evt_updated", event_type="refund.updated",
+        obj={"id": refund.stripe_refund_id, "status": "succeeded"}, now=NOW,
+    )  # fmt: skip
+    assert Refund.objects.get().status == "succeeded" and len(mailoutbox) == sent
+
+
+def test_a_retry_after_stripe_refused_is_a_new_refund_at_stripe(
+    alice, bob, leadership, sam, stripe_settings, django_capture_on_commit_callbacks
+):
+    order = card_package(alice, bob, leadership, stripe_settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refunds.credit_refund(
+            credit=order.credits.first(), to_card=True, by=sam, now=NOW, why="t"
+        )
+    refund.refresh_from_db()
+    first_id = refund.stripe_refund_id
+    # Stripe reports the refund failed (the card was closed); an admin retries it.
+    Refund.objects.filter(pk=refund.pk).update(status="sent")
+    stripe_event_process(
+        event_id="evt_failed", event_type="refund.updated",
+        obj={"id": first_id, "status": "failed"}, now=NOW,
+    )  # fmt: skip
+    refund.refresh_from_db()
+    assert refund.status == "failed"
+    with django_capture_on_commit_callbacks(execute=True):
+        refunds.refund_retry(refund=refund, by=sam, now=NOW)
+    refund.refresh_from_db()
+    assert refund.stripe_refund_id and refund.stripe_refund_id != first_id
