@@ -2,18 +2,25 @@ from django import forms
 
 from accounts.models import User
 from accounts.services import user_complete_signup
-from accounts.timezones import is_valid_zone, zone_choices
+from accounts.timezones import canonical_zone, is_valid_zone, zone_choices
 from hse.text import validate_single_line
 
 
 class TimeZoneField(forms.ChoiceField):
+    """A zone from the list, grouped by region; an old name for one ("Asia/Calcutta", as
+    some browsers still say) is taken as its current name."""
+
     def __init__(self, **kwargs):
         super().__init__(choices=zone_choices, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return canonical_zone(value) or value
 
     def validate(self, value):
         if value and not is_valid_zone(value):
             raise forms.ValidationError(
-                f"“{value}” is not a time zone we know. "
+                f"“{value[:60]}” is not a time zone we know. "
                 "Pick one from the list, e.g. Europe/Berlin.",
                 code="invalid_zone",
             )

@@ -19,18 +19,16 @@ class TimezoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            # A zone that is not one (written by hand) shows as UTC: zone_or_utc logs it.
-            name = user.time_zone if is_valid_zone(user.time_zone) else "UTC"
-            source = "account"
+            name, source = user.time_zone, "account"  # one that is not a zone: UTC, logged
         else:
             cookie = request.COOKIES.get(BROWSER_ZONE_COOKIE, "")
             if is_valid_zone(cookie):
                 name, source = cookie, "browser"
             else:
                 name, source = settings.DEFAULT_USER_TIME_ZONE, "default"
-        request.viewer_zone_name = name
-        request.viewer_zone_source = source
         request.viewer_zone = zone_or_utc(name)
+        request.viewer_zone_name = request.viewer_zone.key
+        request.viewer_zone_source = source
         timezone.activate(request.viewer_zone)
         try:
             return self.get_response(request)

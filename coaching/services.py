@@ -139,9 +139,10 @@ def time_off_add(
     if (last_day - first_day).days > 366:
         raise CoachingError("Time off can be at most a year at a time.")
     starts_at = boundary_instant(first_day, 0, zone)
-    if too_far := beyond_horizon(starts_at, now):
-        raise CoachingError(too_far)
     ends_at = boundary_instant(last_day + timedelta(days=1), 0, zone)
+    # The whole stretch lies within the horizon, not only its first day.
+    if too_far := beyond_horizon(ends_at - timedelta(microseconds=1), now):
+        raise CoachingError(too_far)
     coach = _lock(coach)
     clash = coach.time_off.filter(starts_at__lt=ends_at, ends_at__gt=starts_at).first()
     if clash is not None:

@@ -98,7 +98,9 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
             previous_week = link(start="", week=(week - timedelta(days=7)).isoformat())
         if any(day >= after for day, _ in slot_days):
             next_week = link(start="", week=after.isoformat())
-    ready = bool(skill) and quantity is not None and (quantity > 1 or start is not None)
+    ready = (
+        bool(skill and duration) and quantity is not None and (quantity > 1 or start is not None)
+    )
     balance = wallet_balance(user=request.user) if ready else None
     return {
         "coach": coach,

@@ -29,9 +29,11 @@ def signals(request, session_id: int):
         )
     if len(request.body) > signalling.MAX_BODY:
         return JsonResponse({"error": "the body is too large for a signal"}, status=400)
+    if signalling.nested_too_deep(request.body):
+        return JsonResponse({"error": "the body is nested too deep for a signal"}, status=400)
     try:
         body = json.loads(request.body or b"null")
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to read
+    except (ValueError, RecursionError):  # not JSON, not UTF-8
         return JsonResponse({"error": "the body must be JSON"}, status=400)
     if not isinstance(body, dict):
         return JsonResponse({"error": "the body must be a JSON object"}, status=400)

@@ -2,6 +2,7 @@
 posted by one browser and polled by the other. Only the session's coach and client, and
 only while the room is open, may read or write them."""
 
+import re
 from datetime import datetime
 
 from django.db.models import Max
@@ -13,6 +14,22 @@ from sessions_app.models import Attendance, Session, Signal
 MAX_TEXT = 20_000  # an SDP is a few kilobytes; anything far larger is not a signal
 MAX_BODY = 64 * 1024
 MAX_BATCH = 100
+
+
+MAX_DEPTH = 8  # a signal is {"kind", "data": {...}}: three levels; more is not a signal
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def nested_too_deep(body: bytes) -> bool:
+    """Whether JSON ``body`` nests arrays and objects deeper than a signal ever does,
+    found without parsing it (a parser would recurse as deep as the body asks)."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b"", body)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
 
 
 class SignalError(ValueError):

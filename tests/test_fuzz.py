@@ -97,18 +97,51 @@ def _url(route: str, key, objects, other_id) -> str:
 )
 def test_no_route_answers_500_to_anything(world, route, data, params):  # noqa: F811
     """Everyone, on client A's and coach A's objects (so also on someone else's), or on an
-    id that exists nowhere."""
+    id that exists nowhere; hostile values alone, or in an otherwise sensible form (so the
+    code behind the first checks is reached too), as a page or as htmx asks for a part."""
     objects, people = world
     key, _, _ = MATRIX[route]
     person = data.draw(st.sampled_from(["anon", *sorted(people)]), label="person")
     other_id = data.draw(st.sampled_from([None, None, 2**62]), label="object")
+    base = data.draw(st.sampled_from([{}, SENSIBLE]), label="base")
+    headers = data.draw(st.sampled_from(HTMX), label="headers")
     client = Client(raise_request_exception=False)
     if person != "anon":
         client.force_login(people[person])
     url = _url(route, key, objects, other_id)
+    params = {**base, **params}
 
-    assert client.get(url, params).status_code < 500
-    assert client.post(url, params).status_code < 500
+    assert client.get(url, params, headers=headers).status_code < 500
+    assert client.post(url, params, headers=headers).status_code < 500
+
+
+# What a real form sends, so a hostile value in one field meets the checks behind the others.
+SENSIBLE = {
+    "skill": "leadership", "duration": "60", "quantity": "1", "method": "wallet",
+    "start": "2031-03-04T15:00:00Z", "date": "2031-03-04", "view": "week", "rating": "5",
+    "reason": "no_show", "details": "The coach never came.", "goals": "Lead", "amount": "20",
+    "challenges": "Time", "display_name": "Eve", "time_zone": "Europe/Berlin",
+}  # fmt: skip
+HTMX = [
+    {},
+    {"HX-Request": "true"},
+    {"HX-Request": "true", "HX-Target": "drawer"},
+    {"HX-Request": "true", "HX-Target": "room-state"},
+    {"HX-Request": "true", "HX-Target": 'drawer"><script>'},
+]
+
+
+ALLAUTH = ["account_login", "account_signup", "account_reset_password", "account_logout"]
+ALLAUTH_FIELDS = ["login", "password", "email", "password1", "password2", "remember", "next"]
+
+
+@pytest.mark.parametrize("route", ALLAUTH)
+@FUZZ
+@given(params=st.dictionaries(st.sampled_from(ALLAUTH_FIELDS + PARAMETERS), HOSTILE, max_size=6))
+def test_no_account_page_answers_500_to_anything(db, route, params):
+    client = Client(raise_request_exception=False)
+    assert client.get(reverse(route), params).status_code < 500
+    assert client.post(reverse(route), params).status_code < 500
 
 
 DEEP = "[" * 50_000 + "]" * 50_000

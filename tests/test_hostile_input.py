@@ -277,3 +277,86 @@ def test_signing_up_with_a_zone_that_is_not_one_is_refused(client):
     )  # fmt: skip
     assert response.status_code == 200
     assert not User.objects.filter(email="eve@example.com").exists()
+
+
+@freeze_time(NOW)
+def test_time_off_that_ends_beyond_the_horizon_is_refused(bob):
+    from coaching.services import CoachingError, time_off_add
+
+    first = (NOW + timedelta(days=170)).date()
+    with pytest.raises(CoachingError, match="180 days ahead"):
+        time_off_add(
+            coach=bob, first_day=first, last_day=first + timedelta(days=300), note="", now=NOW
+        )
+    assert not TimeOff.objects.exists()
+    time_off_add(coach=bob, first_day=first, last_day=first + timedelta(days=5), note="", now=NOW)
+
+
+@freeze_time(NOW)
+def test_a_bad_zone_is_logged_and_emails_name_the_zone_they_use(client, alice, caplog):
+    User.objects.filter(pk=alice.pk).update(time_zone="Mars/Olympus")
+    alice.refresh_from_db()
+    client.force_login(alice)
+    with caplog.at_level("WARNING", logger="accounts.timezones"):
+        assert client.get(reverse("sessions:list")).status_code == 200
+    assert "unknown time zone 'Mars/Olympus'" in caplog.text
+    receipt = {"top_up": TopUp(amount=100, currency="USD", paid_at=NOW), "url": "/"}
+    message = build_email(to=alice, subject="Hello", template="top_up_receipt", context=receipt)
+    html = message.alternatives[0][0]
+    assert "Times are in UTC." in html and "Mars" not in html
+
+
+def test_an_old_zone_name_is_taken_as_its_current_one_and_the_list_has_no_aliases(client):
+    from accounts.timezones import canonical_zone, zone_choices
+
+    listed = [name for _, zones in zone_choices() for name, _ in zones]
+    assert "Asia/Kolkata" in listed and "Europe/Kyiv" in listed and "UTC" in listed
+    assert not {"Asia/Calcutta", "Europe/Kiev", "US/Eastern", "Etc/GMT+5"} & set(listed)
+    assert len(listed) < 450 and len(listed) == len(set(listed))
+    assert [region for region, _ in zone_choices()][:3] == ["Africa", "America", "Antarctica"]
+    assert canonical_zone("US/Eastern") == "America/New_York" and canonical_zone("Mars/X") == ""
+
+    client.post(
+        reverse("account_signup"),
+        {
+            "display_name": "Ravi", "email": "ravi@example.com", "password1": "a-long-pass-9",
+            "password2": "a-long-pass-9", "role": "client", "time_zone": "Asia/Calcutta",
+        },
+    )  # fmt: skip
+    assert User.objects.get(email="ravi@example.com").time_zone == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("headline", "Coach\u0007of bells"), ("headline", "Two\nlines"), ("bio", "Tab\x0bbed\x00")],
+)
+def test_a_profile_with_control_characters_is_refused(client, bob, field, value):
+    client.force_login(bob.user)
+    form = {
+        "headline": bob.headline, "bio": bob.bio, "skills": [s.pk for s in bob.skills.all()],
+        "languages": ["en"], "hourly_price": "100", "minimum_notice_hours": "12",
+        "time_zone": "America/New_York", field: value,
+    }  # fmt: skip
+    response = client.post(reverse("coaching:profile_edit"), form)
+    assert response.status_code == 200 and response.context["form"].errors.get(field)
+    assert getattr(CoachProfile.objects.get(pk=bob.pk), field) == getattr(bob, field)
+
+
+def test_a_time_off_note_with_a_line_break_is_refused(client, bob):
+    from coaching.forms import TimeOffForm
+
+    form = TimeOffForm({"first_day": "2031-01-05", "last_day": "2031-01-06", "note": "a\r\nb"})
+    assert not form.is_valid() and "note" in form.errors
+
+
+def test_behind_a_proxy_the_login_limit_counts_the_visitors_address(settings, rf):
+    from allauth.account.adapter import get_adapter
+
+    request = rf.post(
+        "/accounts/login/", REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.9",
+    )  # fmt: skip
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 0
+    assert get_adapter(request).get_client_ip(request) == "10.0.0.2"  # the proxy's, by default
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    assert get_adapter(request).get_client_ip(request) == "203.0.113.9"  # what our proxy saw

@@ -75,6 +75,8 @@ def test_the_window_opens_15_minutes_before(client, alice, session):
     ("body", "error"),
     [
         ("not json", "the body must be JSON"),
+        ('{"kind": "hello", "data": ' + "[" * 30000 + "]" * 30000 + "}", "nested too deep"),
+        ('{"kind": "offer", "data": {"sdp": "v=0 [[[[[[[[[[", "x": [[[[[[[[]]]]]]]]}}', "too deep"),
         ([1, 2], "the body must be a JSON object"),
         ({"kind": "shout"}, "kind must be one of"),
         ({"kind": "offer", "data": "v=0"}, "data must be an object"),

@@ -28,8 +28,15 @@ def day_time(value: datetime) -> str:
     """ "Tue 14 Jan, 14:00" in the viewer's zone, with the year when it is not this one
     ("Tue 14 Jan 2027, 14:00")."""
     local = timezone.localtime(value)
+    return f"{day(value)}, {local:%H:%M}"
+
+
+@register.filter
+def day(value: datetime) -> str:
+    """ "Tue 14 Jan" in the viewer's zone, with the year when it is not this one."""
+    local = timezone.localtime(value)
     year = "" if local.year == timezone.localtime().year else f" {local.year}"
-    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b}{year}"
 
 
 @register.filter

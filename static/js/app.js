@@ -27,10 +27,18 @@
       window.location.reload();
       return;
     }
+    // The browser's zone first, chosen. Some browsers still say an old name (Asia/Calcutta):
+    // the server takes it as the current one.
     document.querySelectorAll("select[data-browser-zone]").forEach(function (select) {
-      if (select.dataset.userChosen) return;
-      var option = Array.prototype.find.call(select.options, function (o) { return o.value === zone; });
-      if (option && !select.closest("form").querySelector(".errorlist")) select.value = zone;
+      if (select.dataset.userChosen || select.closest("form").querySelector(".errorlist")) return;
+      var group = document.createElement("optgroup");
+      group.label = "Your browser's zone";
+      var option = document.createElement("option");
+      option.value = zone;
+      option.textContent = zone.replace(/_/g, " ");
+      group.appendChild(option);
+      select.insertBefore(group, select.firstChild);
+      select.value = zone;
     });
   });
 
