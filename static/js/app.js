@@ -75,8 +75,129 @@
       summary.scrollIntoView({ block: box.height > window.innerHeight ? "start" : "center" });
     }
   }
+  // The swap took the focused link away: keep the keyboard where the person is, on the
+  // summary once a time is chosen, else on the choice just made, so Tab goes on from there.
+  function keepFocus() {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var summary = document.querySelector("#summary h2");
+    var chosen = document.querySelectorAll("#buy-main [aria-current='true']");
+    var target = document.querySelector("#buy-main .slot-link[aria-current='true']") && summary
+      ? summary : chosen[chosen.length - 1];
+    if (!target) return;
+    if (target === summary) summary.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  }
   document.addEventListener("DOMContentLoaded", showSummary);
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target && event.target.id === "buy-main") showSummary();
+    if (event.target && event.target.id === "buy-main") { showSummary(); keepFocus(); }
+  });
+})();
+
+// Ask before an action that cannot be undone, in HSE's own dialog
+// (templates/includes/confirm_dialog.html) rather than the browser's confirm(), so that each
+// reader gets words written for them. htmx elements carry the text in hx-confirm, plain forms
+// in data-confirm; either may add data-confirm-title, data-confirm-yes (what happens) and
+// data-confirm-no. Without JavaScript the forms post as they are, or reach a confirmation page.
+(function () {
+  "use strict";
+  var onYes = null; // what the confirm button does, while the dialog is open
+  var pushed = false; // the dialog has a history entry, so that Back closes it
+  var afterBack = null; // the answer, run once that entry is gone
+  var passing = null; // a confirmed form, submitted again
+
+  function dialogElement() {
+    return document.getElementById("confirm-dialog");
+  }
+
+  function ask(source, text, yes) {
+    var dialog = dialogElement();
+    if (!dialog || typeof dialog.showModal !== "function") {
+      if (window.confirm(text)) yes(); // a browser without <dialog>
+      return;
+    }
+    if (dialog.open) return;
+    var data = source.dataset;
+    dialog.querySelector("#confirm-dialog-title").textContent = data.confirmTitle || "Are you sure?";
+    dialog.querySelector("#confirm-dialog-text").textContent = text;
+    dialog.querySelector("#confirm-dialog-yes").textContent = data.confirmYes || "Continue";
+    dialog.querySelector("#confirm-dialog-no").textContent = data.confirmNo || "Go back";
+    dialog.returnValue = "";
+    onYes = yes;
+    dialog.showModal();
+    dialog.querySelector("#confirm-dialog-no").focus(); // the safe answer first
+    history.pushState({ hseConfirm: true }, "");
+    pushed = true;
+  }
+
+  // Every way out (the buttons, Escape, Back) ends here; only the confirm button acts.
+  function closed() {
+    var answer = this.returnValue === "yes" ? onYes : null;
+    onYes = null;
+    if (pushed) {
+      // Leave the history as it was before acting: a form's submission or htmx's redirect
+      // must not race the step back.
+      pushed = false;
+      afterBack = answer || function () {};
+      history.back();
+    } else if (answer) {
+      answer();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var dialog = dialogElement();
+    if (!dialog) return;
+    dialog.addEventListener("close", closed);
+    dialog.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") event.stopPropagation(); // closes the dialog, not the drawer
+    });
+  });
+
+  // Capturing, so this runs before htmx's own handler, which must not restore a page that
+  // never left.
+  window.addEventListener(
+    "popstate",
+    function (event) {
+      var dialog = dialogElement();
+      if (dialog && dialog.open && pushed) {
+        event.stopImmediatePropagation();
+        pushed = false; // Back took the entry away already
+        dialog.close();
+      } else if (afterBack) {
+        event.stopImmediatePropagation();
+        var answer = afterBack;
+        afterBack = null;
+        answer();
+      } else if (event.state && event.state.hseConfirm) {
+        event.stopImmediatePropagation(); // Forward onto an old dialog's entry: same page
+      }
+    },
+    true
+  );
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var question = event.detail.question;
+    if (!question) return;
+    event.preventDefault();
+    var elt = event.detail.elt;
+    ask(elt.closest("[hx-confirm]") || elt, question, function () {
+      event.detail.issueRequest(true);
+    });
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.hasAttribute("data-confirm") || passing === form) return;
+    event.preventDefault();
+    var submitter = event.submitter;
+    ask(form, form.dataset.confirm, function () {
+      passing = form;
+      try {
+        if (submitter && submitter.isConnected) form.requestSubmit(submitter);
+        else form.requestSubmit();
+      } finally {
+        passing = null;
+      }
+    });
   });
 })();

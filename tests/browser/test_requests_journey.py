@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from requests_app.models import SessionRequest
 from requests_app.services import request_propose
@@ -83,7 +84,7 @@ def test_propose_adjust_in_the_sidebar_accept_from_the_calendar(
     screenshot(client_page, "calendar-month")
 
 
-def test_reject_goes_through_the_confirmation_pop_up(live_server, new_page, screenshot, people):
+def test_reject_goes_through_the_confirmation_dialog(live_server, new_page, screenshot, people):
     alice, bob = people
     start = (timezone.now() + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
     request = request_propose(
@@ -91,27 +92,34 @@ def test_reject_goes_through_the_confirmation_pop_up(live_server, new_page, scre
     )
     page = new_page(time_zone="America/New_York", width=390, height=844)
     log_in(page, live_server.url, bob.user.email)
-    dialogs = []
-
-    def answer(dialog):
-        dialogs.append(dialog.message)
-        if len(dialogs) == 1:
-            dialog.dismiss()  # first time: changed my mind
-        else:
-            dialog.accept()
-
-    page.on("dialog", answer)
+    native = []  # the browser's own pop-up must never come
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
     page.click("#pending-actions")
     page.wait_for_selector("#pending-panel")
+    dialog = page.locator("#confirm-dialog")
+
     page.click("#pending-panel a:has-text('Reject')")
-    page.wait_for_timeout(300)
+    expect(dialog).to_be_visible()
+    assert dialog.locator("#confirm-dialog-title").inner_text() == "Reject this request?"
+    assert dialog.locator("#confirm-dialog-text").inner_text() == (
+        "Alice Novak will be told. The credit held for it is free again."
+    )
+    expect(dialog.locator("#confirm-dialog-no")).to_be_focused()
+    screenshot(page, "reject-dialog-phone")
+    dialog.locator("button:has-text('Keep it')").click()  # changed my mind
+    expect(dialog).to_be_hidden()
+    page.click("#pending-panel a:has-text('Reject')")
+    page.keyboard.press("Escape")  # closes the dialog, not the panel under it
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#pending-panel")).to_be_visible()
     request.refresh_from_db()
-    assert request.status == "pending"  # dismissed: nothing happened
+    assert request.status == "pending"  # nothing happened
     screenshot(page, "pending-sidebar-phone")
 
     page.click("#pending-panel a:has-text('Reject')")
+    dialog.locator("button:has-text('Reject the request')").click()
     page.wait_for_selector("#pending-panel >> text=Request rejected.")
     request.refresh_from_db()
     assert request.status == "rejected"
-    assert dialogs == ["Reject this request? Alice Novak will be told."] * 2
     assert request.credit.status == "available"
+    assert native == []

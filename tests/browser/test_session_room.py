@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from ledger.services import wallet_balance
 from sessions_app.models import Report, Session
@@ -30,8 +31,13 @@ def test_lobby_start_end_and_the_client_lands_on_confirm_by_itself(
     client_page.wait_for_selector(".call")
     screenshot(client_page, "room-call")
 
-    coach_page.on("dialog", lambda dialog: dialog.accept())
     coach_page.click("button:has-text('End session')")
+    dialog = coach_page.locator("#confirm-dialog")
+    expect(dialog.locator("#confirm-dialog-text")).to_have_text(
+        "The call ends for both of you, and Alice Novak is asked to confirm the session."
+    )
+    screenshot(coach_page, "room-end-dialog")
+    dialog.locator("button:has-text('End the session')").click()
     coach_page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/")
 
     client_page.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/")

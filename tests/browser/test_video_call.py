@@ -81,8 +81,8 @@ def test_coach_and_client_hold_a_call_leave_rejoin_and_end(
     remote_video_plays(coach)
     remote_video_plays(client)
 
-    coach.on("dialog", lambda dialog: dialog.accept())
     coach.click("button:has-text('End session')")
+    coach.click("#confirm-dialog button:has-text('End the session')")
     client.wait_for_url(f"{live_server.url}/sessions/{session.pk}/confirm/")
     assert Session.objects.get(pk=session.pk).status == "ended"
     kinds = list(session.attendance.order_by("at").values_list("kind", flat=True))
