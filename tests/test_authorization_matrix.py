@@ -142,8 +142,13 @@ def test_every_route_is_in_the_matrix():
 
 @pytest.fixture
 def world(db):
+    return build_world()
+
+
+def build_world():
     """Alice (client A) and Bob (coach A) with a session running now, an order, a free
-    credit, an open request; Carol and Dora (B side) and Sam (staff) own nothing of theirs."""
+    credit, an open request; Carol and Dora (B side) and Sam (staff) own nothing of theirs.
+    Call inside a transaction."""
     skill = SkillFactory(name="Leadership", slug="leadership")
     bob = CoachFactory(
         user__display_name="Bob", skills=[skill], windows=[(d, 0, 1440) for d in range(7)]
