@@ -4,18 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-future lint format lock clean audit
+.PHONY: install run demo test test-future lint format lock clean audit
 
 install: $(STAMP)
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "HSE needs Python 3.11 (python3 is %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
+	@echo "Installing HSE's dependencies into $(VENV) (a few minutes the first time)…"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
 	@touch $@
 
 run: install
 	$(BIN)/python scripts/run_local.py
+
+# make run on fresh demo data: everything in the local database is replaced, so the demo's
+# session with an open room is open again.
+demo: install
+	$(BIN)/python scripts/run_local.py --reset-demo
 
 test: install
 	$(BIN)/python scripts/run_tests.py $(ARGS)

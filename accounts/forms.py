@@ -1,3 +1,4 @@
+from allauth.account import forms as allauth_forms
 from django import forms
 
 from accounts.models import User
@@ -27,8 +28,28 @@ class TimeZoneField(forms.ChoiceField):
         super().validate(value)
 
 
-class SignupForm(forms.Form):
-    """Extra sign-up fields; allauth adds email and password and calls ``signup``."""
+class OurWording:
+    """allauth's account forms in our words: labels in sentence case, and no placeholder
+    that only repeats the label above the box."""
+
+    labels: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs.pop("placeholder", None)
+            if name in self.labels:
+                field.label = self.labels[name]
+
+
+class LoginForm(OurWording, allauth_forms.LoginForm):
+    labels = {"remember": "Remember me"}
+
+
+class SignupForm(OurWording, allauth_forms.SignupForm):
+    """allauth's email and passwords, then our own fields; ``signup`` completes the user."""
+
+    labels = {"password2": "Confirm password"}
 
     display_name = forms.CharField(
         label="Your name",
@@ -57,6 +78,34 @@ class SignupForm(forms.Form):
             role=self.cleaned_data["role"],
             time_zone=self.cleaned_data["time_zone"],
         )
+
+
+class ResetPasswordForm(OurWording, allauth_forms.ResetPasswordForm):
+    pass
+
+
+class ResetPasswordKeyForm(OurWording, allauth_forms.ResetPasswordKeyForm):
+    labels = {"password1": "New password", "password2": "Confirm new password"}
+
+
+class ChangePasswordForm(OurWording, allauth_forms.ChangePasswordForm):
+    labels = {
+        "oldpassword": "Current password",
+        "password1": "New password",
+        "password2": "Confirm new password",
+    }
+
+
+class SetPasswordForm(OurWording, allauth_forms.SetPasswordForm):
+    labels = {"password2": "Confirm password"}
+
+
+class AddEmailForm(OurWording, allauth_forms.AddEmailForm):
+    labels = {"email": "Email address"}
+
+
+class ReauthenticateForm(OurWording, allauth_forms.ReauthenticateForm):
+    pass
 
 
 class AccountSettingsForm(forms.Form):

@@ -43,7 +43,11 @@ def _follow(links: dict[str, str], name: str) -> str:
 
 def canonical_zone(name: str) -> str:
     """The current name of ``name`` (itself when it is one); "" when it is not a zone."""
+    if name in zone_names():
+        return name
     name = zone_links().get(name, name)
+    if name == "Etc/UTC":
+        return "UTC"
     return name if name in zone_names() else ""
 
 

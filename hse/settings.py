@@ -224,7 +224,17 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
     ("none", "optional", "mandatory"),
 )
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
-ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# allauth's forms with our labels (accounts/forms.py); the sign-up one adds our own fields.
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
+    "signup": "accounts.forms.SignupForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
+    "change_password": "accounts.forms.ChangePasswordForm",
+    "set_password": "accounts.forms.SetPasswordForm",
+    "add_email": "accounts.forms.AddEmailForm",
+    "reauthenticate": "accounts.forms.ReauthenticateForm",
+}
 ACCOUNT_ADAPTER = "coaching.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[HSE] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
@@ -278,6 +288,7 @@ TIME_ZONE = "UTC"
 # share of a page's work (docs/benchmark.md). Django's and allauth's strings are their English.
 USE_I18N = False
 USE_TZ = True
+FORMAT_MODULE_PATH = ["hse.formats"]  # datetimes without a format of ours carry their zone
 DEFAULT_USER_TIME_ZONE = env_timezone("DEFAULT_USER_TIME_ZONE", "UTC")
 
 STATIC_URL = "static/"

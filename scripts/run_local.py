@@ -1,5 +1,6 @@
 """`make run`: migrate, load demo data, then run the web server, a Celery worker and beat
-in the foreground. Ctrl-C stops all of them; if one dies, the others are stopped too."""
+in the foreground. Ctrl-C stops all of them; if one dies, the others are stopped too.
+`--reset-demo` (`make demo`) replaces everything in the database with fresh demo data."""
 
 import os
 import signal
@@ -40,7 +41,7 @@ def main() -> int:
 
     print("Preparing the database…", flush=True)
     manage("migrate", "--no-input", "-v", "0")
-    demo = manage("seed_demo").strip()
+    demo = manage("seed_demo", *(["--reset"] if "--reset-demo" in sys.argv else [])).strip()
 
     commands = {}
     if not os.environ.get("STRIPE_SECRET_KEY"):

@@ -47,3 +47,34 @@ def test_demo_data_fills_an_empty_database_once_and_prints_logins(client, capsys
     assert client.get("/").context["pending_count"] >= 2  # Bob's request and her survey
     client.force_login(bob)
     assert client.get("/").context["pending_count"] >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_can_be_reset_so_its_room_is_open_again(settings, capsys):
+    from datetime import timedelta
+
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    from sessions_app.lifecycle import phase
+    from sessions_app.models import Session
+
+    def room_open_now() -> bool:
+        return any(
+            phase(session, timezone.now()).room_open
+            for session in Session.objects.filter(status="scheduled")
+        )
+
+    call_command("seed_demo")
+    assert room_open_now()
+    with freeze_time(timezone.now() + timedelta(days=2), tick=True):
+        assert not room_open_now()  # two days on, the demo's room is long closed
+        settings.DEBUG = False
+        with pytest.raises(CommandError, match="DEBUG"):
+            call_command("seed_demo", "--reset")
+        settings.DEBUG = True
+        call_command("seed_demo", "--reset")
+        assert "Demo data loaded." in capsys.readouterr().out
+        assert room_open_now()
+        assert User.objects.filter(email="alice@demo.hse").count() == 1

@@ -307,3 +307,20 @@ def test_a_deadline_passing_shows_in_the_badge_within_half_a_minute(client, bob,
         assert client.get("/").context["pending_count"] == 1
     with freeze_time(open_request.deadline + timedelta(seconds=30)):
         assert client.get("/").context["pending_count"] == 0
+
+
+@freeze_time(SENT)
+def test_admins_read_requests_with_their_history_and_cannot_change_them(client, open_request):
+    sam = UserFactory(display_name="Sam Staff", is_staff=True, is_superuser=True)
+    client.force_login(sam)
+    listing = client.get(reverse("admin:requests_app_sessionrequest_changelist")).content.decode()
+    assert "Waiting for an answer" in listing
+    # Times carry their zone: the admin's own (UTC here), never a bare time.
+    assert " UTC" in listing
+    page_url = reverse("admin:requests_app_sessionrequest_change", args=[open_request.pk])
+    page = client.get(page_url).content.decode()
+    assert "propose" in page  # the history: the request's first event
+    client.post(page_url, {"status": "accepted", "deadline": "2031-01-01 00:00"})
+    open_request.refresh_from_db()
+    assert open_request.status == "pending"
+    assert client.get(reverse("admin:requests_app_sessionrequest_add")).status_code == 403

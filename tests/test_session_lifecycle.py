@@ -518,3 +518,21 @@ def test_a_cancelled_session_asks_for_no_survey(client, alice, session):
     assert "Answer the survey" not in detail
     assert "Not answered; the session is cancelled." in detail
     assert "there is no survey to answer" in survey.content.decode()
+
+
+def test_the_admin_reads_how_a_session_was_paid_and_cannot_set_its_state(
+    client, sam, report
+):
+    client.force_login(sam)
+    page = client.get(
+        reverse("admin:sessions_app_report_change", args=[report.pk])
+    ).content.decode()
+    assert "from the wallet" in page and "sends it back to the wallet" in page
+
+    session = report.session
+    client.post(
+        reverse("admin:sessions_app_session_change", args=[session.pk]),
+        {"status": "cancelled", "starts_at_0": "2031-01-01", "starts_at_1": "10:00"},
+    )
+    session.refresh_from_db()
+    assert session.status == "reported"

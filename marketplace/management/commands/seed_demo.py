@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
 from marketplace.demo import demo_logins, load_demo_data
@@ -7,7 +9,20 @@ from marketplace.demo import demo_logins, load_demo_data
 class Command(BaseCommand):
     help = "Fills an empty database with demo skills, coaches and clients, and prints the logins."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="Delete everything in the database first (development only), so the demo's "
+            "times are fresh again.",
+        )
+
     def handle(self, *args, **options):
+        if options["reset"]:
+            if not settings.DEBUG:
+                raise CommandError("--reset deletes every row: it runs only with DEBUG on.")
+            call_command("flush", interactive=False, verbosity=0)
+            self.stdout.write("The database was emptied.")
         # The demo's bookings and requests would email their made-up people: not here.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
             loaded = load_demo_data()
