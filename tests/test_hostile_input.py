@@ -315,6 +315,7 @@ def test_an_old_zone_name_is_taken_as_its_current_one_and_the_list_has_no_aliase
     assert len(listed) < 450 and len(listed) == len(set(listed))
     assert [region for region, _ in zone_choices()][:3] == ["Africa", "America", "Antarctica"]
     assert canonical_zone("US/Eastern") == "America/New_York" and canonical_zone("Mars/X") == ""
+    assert canonical_zone("UTC") == "UTC" and canonical_zone("Etc/UTC") == "UTC"
 
     client.post(
         reverse("account_signup"),

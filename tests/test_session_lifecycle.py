@@ -520,9 +520,7 @@ def test_a_cancelled_session_asks_for_no_survey(client, alice, session):
     assert "there is no survey to answer" in survey.content.decode()
 
 
-def test_the_admin_reads_how_a_session_was_paid_and_cannot_set_its_state(
-    client, sam, report
-):
+def test_the_admin_reads_how_a_session_was_paid_and_cannot_set_its_state(client, sam, report):
     client.force_login(sam)
     page = client.get(
         reverse("admin:sessions_app_report_change", args=[report.pk])
