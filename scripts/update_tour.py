@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = [
-    "catalog",
+    "catalog-filtered",
     "coach-page",
     "buy-summary",
     "stripe-standin-checkout",
@@ -17,9 +17,13 @@ TOUR = [
     "pending-sidebar",
     "calendar-month",
     "lobby-waiting",
+    "lobby-device-check",
     "room-call",
+    "call-camera-off",
     "confirm",
+    "confirm-dialog-client-late-phone",
     "admin-report",
+    "account-login-1280",
 ]
 
 
