@@ -22,6 +22,7 @@ DAYPARTS = {
     "afternoon": ("Afternoons", 12, 17),
     "evening": ("Evenings", 17, 22),
 }
+WHOLE_DAY = "day"  # not an option people pick: any time of a day
 WHENS = {"week": "This week", "7days": "Next 7 days"}
 DAYS_AHEAD = 7
 
@@ -108,11 +109,13 @@ def free_days(*, coaches, zone, now: datetime) -> dict[int, set[tuple[date, str]
     busy = busy_rows_of_coaches(coach_ids=coach_ids, start=now, end=end)
     shortest = timedelta(minutes=min(settings.HSE_SESSION_DURATIONS))
     today = now.astimezone(zone).date()
-    # Each part of each coming day, as instants of the viewer's zone.
+    # Each part of each coming day, as instants of the viewer's zone; and the whole day, so
+    # that a time outside the named parts (late at night) still counts for "this week".
+    named = [(name, first, last) for name, (_, first, last) in DAYPARTS.items()]
     parts = [
         (day, name, boundary_instant(day, first * 60, zone), boundary_instant(day, last * 60, zone))
         for day in (today + timedelta(days=n) for n in range(DAYS_AHEAD + 1))
-        for name, (_, first, last) in DAYPARTS.items()
+        for name, first, last in [*named, (WHOLE_DAY, 0, 24)]
     ]
     found: dict[int, set[tuple[date, str]]] = {}
     for coach in coaches:

@@ -440,6 +440,29 @@ def test_open_times_in_the_viewers_zone_filter_the_catalog_with_counts(client):
 
 
 @pytest.mark.django_db
+@freeze_time("2026-11-23 06:00")  # Monday, 07:00 in Berlin
+def test_the_weekend_filter_keeps_coaches_open_on_the_viewers_saturday_or_sunday(client):
+    """Late at night counts too: a time outside the named parts of the day is still open."""
+    from coaching.models import AvailabilityWindow
+
+    weekdays = CoachFactory(user__display_name="Weekdays Berlin", time_zone="Europe/Berlin",
+                            minimum_notice_minutes=0, windows=[])  # fmt: skip
+    sundays = CoachFactory(user__display_name="Sunday Tokyo", time_zone="Asia/Tokyo",
+                           minimum_notice_minutes=0, windows=[])  # fmt: skip
+    for weekday in range(5):
+        AvailabilityWindow.objects.create(coach=weekdays, weekday=weekday, start_minute=9 * 60,
+                                          end_minute=12 * 60)  # fmt: skip
+    # Monday 06:00-08:00 in Tokyo is Sunday 22:00-24:00 in Berlin: a weekend there.
+    AvailabilityWindow.objects.create(coach=sundays, weekday=0, start_minute=6 * 60,
+                                      end_minute=8 * 60)  # fmt: skip
+    client.cookies[BROWSER_ZONE_COOKIE] = "Europe/Berlin"
+    assert names(client.get(CATALOG, {"weekends": "1"})) == ["Sunday Tokyo"]
+    # In Tokyo's own zone those hours are a Monday morning.
+    client.cookies[BROWSER_ZONE_COOKIE] = "Asia/Tokyo"
+    assert names(client.get(CATALOG, {"weekends": "1"})) == []
+
+
+@pytest.mark.django_db
 def test_a_coach_without_weekly_hours_is_not_listed_and_sells_nothing(client, alice, bob):
     from coaching.services import availability_window_remove
 
