@@ -14,5 +14,6 @@ RUN HSE_ENV=production SECRET_KEY=build-only ALLOWED_HOSTS=localhost \
 RUN useradd --create-home hse && chown -R hse /app
 USER hse
 EXPOSE 8000
-# gunicorn reads its settings from gunicorn.conf.py.
-CMD ["gunicorn", "hse.wsgi:application"]
+# gunicorn reads its settings from gunicorn.conf.py; uvicorn workers serve the pages and their
+# WebSockets (marketplace.asgi).
+CMD ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "marketplace.asgi:application"]

@@ -19,9 +19,13 @@ def product_rules() -> dict:
         "hold_minutes": settings.HSE_HOLD_MINUTES,
         "room_opens_minutes": settings.HSE_ROOM_OPENS_MINUTES_BEFORE,
         "coach_late_minutes": settings.HSE_COACH_LATE_MINUTES,
+        "late_notice_minutes": settings.HSE_LATE_NOTICE_MINUTES,
         "auto_end_minutes": settings.HSE_AUTO_END_MINUTES_AFTER,
         "auto_confirm_hours": settings.HSE_AUTO_CONFIRM_HOURS,
         "client_cancel_hours": settings.HSE_CLIENT_CANCEL_HOURS,
         "request_notice_hours": settings.HSE_REQUEST_MIN_NOTICE_HOURS,
         "fee_percent": settings.HSE_PLATFORM_FEE_PERCENT,
+        "message_max_length": settings.HSE_MESSAGE_MAX_LENGTH,
+        "new_conversations_per_day": settings.HSE_NEW_CONVERSATIONS_PER_DAY,
+        "unread_email_minutes": settings.HSE_UNREAD_EMAIL_MINUTES,
     }

@@ -61,6 +61,12 @@ PERIODIC_TASKS: dict[str, Every] = {
         description="Sends card refunds whose hand-over was lost and asks Stripe about ones "
         "pending for an hour.",
     ),
+    "email about unread messages": Every(
+        task="messaging.email_unread",
+        seconds=60,
+        description="Emails people about messages unread for "
+        f"{settings.HSE_UNREAD_EMAIL_MINUTES} minutes, once per conversation until they read.",
+    ),
     "flush the email outbox": Every(
         task="hse.flush_emails",
         seconds=60,

@@ -40,6 +40,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", ("http", "https"))
 
 INSTALLED_APPS = [
+    "daphne",  # runserver serves ASGI (pages and their WebSockets) on make run
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -53,11 +54,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "channels",
     "hse.apps.HseConfig",
     "accounts",
     "coaching",
     "ledger",
     "sessions_app",
+    "messaging",
     "payments",
     "requests_app",
     "marketplace",
@@ -150,6 +153,22 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# Push to pages (hse.live): through Redis between processes in production; in this process's
+# memory on the embedded default, where the web server is the one process pages talk to.
+ASGI_APPLICATION = "marketplace.asgi.application"
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CACHE_KEY_PREFIX", "hse") + "-live",
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", REDIS_URL or "filesystem://", ("redis", "rediss", "amqp", "filesystem")
@@ -362,9 +381,16 @@ HSE_REQUEST_DEADLINES = (
 # The session lifecycle (SPEC 5).
 HSE_ROOM_OPENS_MINUTES_BEFORE = 15
 HSE_COACH_LATE_MINUTES = 5  # after the start without a coach start: Report appears
+HSE_LATE_NOTICE_MINUTES = (5, 10)  # the coach's one-tap "I'm N minutes late" in the lobby
 HSE_AUTO_END_MINUTES_AFTER = 15  # after the scheduled end, a session still open ends
 HSE_AUTO_CONFIRM_HOURS = 72  # after the end, an unreported session is confirmed
 HSE_CLIENT_CANCEL_HOURS = 24  # a client cancelling later than this loses the credit
 HSE_REMINDERS_MINUTES_BEFORE = (24 * 60, 15)  # the day-before and the starting-soon emails
 HSE_PLATFORM_FEE_PERCENT = 15
 HSE_TOP_UP_LIMITS = (500, 100_000)  # minor units: $5 to $1,000 per top-up
+# Messages (SPEC 11).
+HSE_MESSAGE_MAX_LENGTH = 2000  # characters in one message
+HSE_NEW_CONVERSATIONS_PER_DAY = 5  # new conversations a client may start in 24 hours
+HSE_UNREAD_EMAIL_MINUTES = 10  # a message unread this long emails its recipient (once)
+HSE_THREAD_PAGE_SIZE = 100  # messages a thread shows at a time, the latest first
+HSE_CONVERSATIONS_PAGE_SIZE = 30  # conversations the Messages page lists at a time

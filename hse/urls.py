@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("sessions/", include("sessions_app.urls")),
     path("requests/", include("requests_app.urls")),
+    path("messages/", include("messaging.urls", namespace="messaging")),
     path("", include("coaching.urls")),
 ]

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from hse.cache import get_or_set_versioned
+from messaging.selectors import unread_total
 from requests_app.models import SessionRequest
 from requests_app.selectors import requests_awaiting, requests_awaiting_rows
 from sessions_app.models import Session, coach_late_q
@@ -32,10 +33,17 @@ class PendingActions:
     surveys: list
     to_confirm: list
     coach_late: list
+    unread_messages: int = 0  # one item: "N unread messages"
 
     @property
     def count(self) -> int:
-        return len(self.requests) + len(self.surveys) + len(self.to_confirm) + len(self.coach_late)
+        return (
+            len(self.requests)
+            + len(self.surveys)
+            + len(self.to_confirm)
+            + len(self.coach_late)
+            + (1 if self.unread_messages else 0)
+        )
 
 
 def _waiting_sessions(*, now: datetime) -> dict[str, Q]:
@@ -89,6 +97,7 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
     )
     return PendingActions(
         requests=requests,
+        unread_messages=unread_total(user=user),
         **{kind: [row for row in sessions if row.waiting_kind == kind] for kind in kinds},
     )
 
@@ -96,28 +105,43 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
 PENDING_COUNT_SECONDS = 30
 
 
-def pending_count(*, user: User, now: datetime) -> int:
-    """How many pending actions the header's badge shows. Kept in the cache: one query per
-    person per half minute, and again after a change to their sessions or requests
-    (``forget_pending_counts``). The count also changes as the clock passes a deadline or a
-    start, so it is kept for the current half minute only."""
-    if not user.is_authenticated:
-        return 0
+@dataclass(frozen=True)
+class HeaderCounts:
+    pending: int  # the pending actions, unread messages being one of them
+    unread_messages: int
 
-    def read() -> int:
+
+def header_counts(*, user: User, now: datetime) -> HeaderCounts:
+    """The header's badges: how many pending actions, and how many unread messages. Kept in
+    the cache: one read per person per half minute, and again after a change to their
+    sessions, requests or messages (``forget_pending_counts``, and messaging's own). The
+    count also changes as the clock passes a deadline or a start, so it is kept for the
+    current half minute only."""
+    if not user.is_authenticated:
+        return HeaderCounts(pending=0, unread_messages=0)
+
+    def read() -> tuple[int, int]:
         sessions = _sessions_waiting_for(user, _waiting_sessions(now=now))
         requests = requests_awaiting_rows(user=user, now=now)
-        return (
+        waiting = (
             sessions.order_by()
             .values_list("pk")
             .union(requests.order_by().values_list("pk"), all=True)
             .count()
         )
+        unread = unread_total(user=user)
+        return waiting + (1 if unread else 0), unread
 
     period = int(now.timestamp()) // PENDING_COUNT_SECONDS
-    return get_or_set_versioned(
-        "pending-count", user.pk, read, timeout=PENDING_COUNT_SECONDS, part=str(period)
+    pending, unread = get_or_set_versioned(
+        "pending-count", user.pk, read, timeout=PENDING_COUNT_SECONDS, part=f"{period}:m"
     )
+    return HeaderCounts(pending=pending, unread_messages=unread)
+
+
+def pending_count(*, user: User, now: datetime) -> int:
+    """How many pending actions the header's badge shows (``header_counts``)."""
+    return header_counts(user=user, now=now).pending
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,8 @@ def _any_card_messages(actions) -> bool:
 @login_required
 @require_GET
 def pending(request):
+    if request.GET.get("badge"):  # the header's count alone, read again when the socket says
+        return render(request, "includes/pending_badge.html", {"oob": True})
     if request.htmx:
         return pending_panel(request)
     return render(request, "marketplace/pending.html", _pending_context(request))

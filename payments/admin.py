@@ -2,6 +2,9 @@
 review), refunds (with the failed ones to retry), and the refund desk for reports. Every
 decision goes through the services in ``payments.refunds``; nothing here writes a state."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponseRedirect
@@ -11,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from hse.money import format_money
 from ledger.models import Credit
+from messaging.selectors import pair_messages_between
 from payments import refunds
 from payments.models import Order, OrderEvent, Refund, RefundEvent, StripeEvent, TopUp, TopUpEvent
 from payments.services import PaymentError
@@ -201,6 +205,7 @@ class ReportAdmin(admin.ModelAdmin):
         "reason",
         "details",
         "evidence",
+        "messages_evidence",
         "state",
         "decision",
         "decided_by",
@@ -315,6 +320,38 @@ class ReportAdmin(admin.ModelAdmin):
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
                     (f"{row.at:%Y-%m-%d %H:%M:%S}", row.get_kind_display(), row.user or "system")
+                    for row in rows
+                ),
+            ),
+        )
+
+    @admin.display(description="Messages in the session's window")
+    def messages_evidence(self, report):
+        """What the pair wrote to each other from when the room opened until the session
+        ended by itself (its start less HSE_ROOM_OPENS_MINUTES_BEFORE, its end plus
+        HSE_AUTO_END_MINUTES_AFTER), notices included: evidence, shown as written."""
+        session = report.session
+        start = session.starts_at - timedelta(minutes=settings.HSE_ROOM_OPENS_MINUTES_BEFORE)
+        end = session.ends_at + timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
+        rows = pair_messages_between(
+            client_id=session.client_id, coach_id=session.coach_id, start=start, end=end
+        )
+        window = f"{start:%Y-%m-%d %H:%M} – {end:%H:%M} UTC"
+        if not rows:
+            return f"None between {window}."
+        return format_html(
+            "<p>{}</p><table><tr><th>When (UTC)</th><th>Who</th><th>What</th></tr>{}</table>",
+            f"Between {window}:",
+            format_html_join(
+                "",
+                '<tr><td>{}</td><td>{}</td><td style="white-space:pre-wrap">{}{}</td></tr>',
+                (
+                    (
+                        f"{row.created_at:%Y-%m-%d %H:%M:%S}",
+                        row.sender.display_name,
+                        "[notice] " if row.kind == row.Kind.NOTICE else "",
+                        row.body,
+                    )
                     for row in rows
                 ),
             ),

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
+from hse import live
 from hse.emails import batched
 from hse.money import format_money, price_for_minutes
 from hse.rules import listed
@@ -219,12 +220,18 @@ def order_lock(order_id: int) -> Order | None:
     )
 
 
+def _tell_payer(user_id: int) -> None:
+    """The payer's open order or wallet page shows the outcome at once (hse.live)."""
+    live.push(live.user_group(user_id), {"type": "payment"})
+
+
 def _order_fulfil(
     order: Order, *, action: str, now: datetime, why: str, by: User | None = None, **fields
 ) -> None:
     """A locked order has been paid (``action``: by card, or accepted after review)."""
     ORDER.move(order, action, by=by, now=now, why=why, paid_at=now, **fields)
     _order_deliver(order, now=now)
+    _tell_payer(order.client_id)
 
 
 def _order_deliver(order: Order, *, now: datetime) -> None:
@@ -279,6 +286,7 @@ def order_hold_for_review(
         stripe_payment_intent=payment_intent,
     )  # fmt: skip
     _release_hold(order, now=now)
+    _tell_payer(order.client_id)
     log.error("order %s held for review: Stripe reported %s %s", order.pk, amount, currency)
 
 
@@ -293,6 +301,7 @@ def order_expire(
             return False
         ORDER.move(order, action, by=by, now=now, why=why)
         _release_hold(order, now=now)
+        _tell_payer(order.client_id)
         if order.stripe_checkout_id:
             checkout_id = order.stripe_checkout_id
             transaction.on_commit(lambda: checkouts_close_quietly([checkout_id]))
@@ -401,6 +410,7 @@ def _topup_credit(top_up: TopUp, *, action: str, now: datetime, why: str, by=Non
         key=f"topup-{top_up.pk}", top_up=top_up, now=now,
     )  # fmt: skip
     emails.top_up_receipt(top_up=top_up)
+    _tell_payer(top_up.user_id)
 
 
 def topup_pay_by_card(*, top_up: TopUp, payment_intent: str, now: datetime) -> None:
@@ -419,6 +429,7 @@ def topup_hold_for_review(
         stripe_amount=amount, stripe_currency=str(currency)[:3].upper(),
         stripe_payment_intent=payment_intent,
     )  # fmt: skip
+    _tell_payer(top_up.user_id)
     log.error("top-up %s held for review: Stripe reported %s %s", top_up.pk, amount, currency)
 
 
@@ -430,6 +441,7 @@ def topup_expire(
         if top_up.status != TopUp.Status.PENDING:
             return False
         TOP_UP.move(top_up, action, by=by, now=now, why=why)
+        _tell_payer(top_up.user_id)
         if top_up.stripe_checkout_id:
             checkout_id = top_up.stripe_checkout_id
             transaction.on_commit(lambda: checkouts_close_quietly([checkout_id]))

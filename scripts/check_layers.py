@@ -19,6 +19,7 @@ LAYERS = (
     "requests_app",
     "payments",
     "sessions_app",
+    "messaging",  # conversations between a client and a coach
     "ledger",
     "coaching",
     "accounts",

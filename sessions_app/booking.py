@@ -11,6 +11,7 @@ from django.db.models import Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from coaching.selectors import bookable_slots, busy_intervals, forget_schedules
+from hse import live
 from hse.bounds import beyond_horizon
 from ledger import services as ledger
 from ledger.models import Credit
@@ -33,6 +34,7 @@ def session_changed(session: Session) -> None:
     pages: the client's pending actions and both people's schedules."""
     forget_pending_counts(session.client_id)  # what is pending from a session is the client's
     forget_schedules(coach_ids=[session.coach_id], client_ids=[session.client_id])
+    live.push(live.session_group(session.pk), {"type": "room"})  # its lobby and room look again
 
 
 def session_move_state(

@@ -64,7 +64,10 @@ def room_opens_at(session: Session) -> datetime:
 
 
 def report_opens_at(session: Session) -> datetime:
-    return session.starts_at + timedelta(minutes=settings.HSE_COACH_LATE_MINUTES)
+    """When a coach who has not started counts as late: the start plus the grace minutes, or
+    later when the client agreed to wait for a coach running late."""
+    opens = session.starts_at + timedelta(minutes=settings.HSE_COACH_LATE_MINUTES)
+    return max(opens, session.report_after) if session.report_after else opens
 
 
 def auto_end_at(session: Session) -> datetime:
@@ -109,12 +112,17 @@ def phase(session: Session, now: datetime) -> Phase:
     status = effective_status(session, now)
     live = status in (S.SCHEDULED, S.IN_PROGRESS)
     coach_late = status == S.SCHEDULED and now >= report_opens_at(session)
+    room_open = live and now >= room_opens_at(session)
+    # A coach who said they are late may be reported at once, unless the client agreed to wait.
+    told_late = status == S.SCHEDULED and room_open and session.late_minutes is not None
     return Phase(
         status=status,
-        room_open=live and now >= room_opens_at(session),
+        room_open=room_open,
         coach_started=status == S.IN_PROGRESS,
         coach_late=coach_late,
-        can_report=coach_late or status in (S.IN_PROGRESS, S.ENDED),
+        can_report=coach_late
+        or (told_late and session.report_after is None)
+        or status in (S.IN_PROGRESS, S.ENDED),
         can_confirm=status == S.ENDED,
         can_cancel=session.status == S.SCHEDULED and now < session.starts_at,
         client_keeps_credit_on_cancel=now

@@ -15,7 +15,7 @@ def coach_late_q(now) -> Q:
         status=Session.Status.SCHEDULED,
         starts_at__lte=now - timedelta(minutes=settings.HSE_COACH_LATE_MINUTES),
         ends_at__gt=now - timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER),
-    )
+    ) & (Q(report_after__isnull=True) | Q(report_after__lte=now))
 
 
 class SessionQuerySet(models.QuerySet):
@@ -80,6 +80,10 @@ class Session(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True, help_text="Confirmed, refunded, ...")
     # Each timer's "done" mark: set by a conditional update, so a notice goes out once.
     coach_late_notified_at = models.DateTimeField(null=True, blank=True)
+    # "I'm 5 / 10 minutes late" from the coach's lobby; the client's "I'll wait" moves the
+    # Report button to report_after.
+    late_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    report_after = models.DateTimeField(null=True, blank=True)
     reminder_day_sent_at = models.DateTimeField(null=True, blank=True)
     reminder_soon_sent_at = models.DateTimeField(null=True, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -139,6 +143,8 @@ class Attendance(models.Model):
         LEAVE = "leave", "Left the call"
         END = "end", "Coach ended the session"
         AUTO_END = "auto_end", "Ended automatically"
+        LATE_NOTE = "late_note", "Coach said they are running late"
+        LATE_WAIT = "late_wait", "Client agreed to wait"
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendance")
     user = models.ForeignKey(

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from hse.bounds import small_int
 from hse.http import back_to_panel, card_tag, from_panel, redirect_htmx
 from sessions_app import services
 from sessions_app.forms import ConfirmForm, ReportForm
@@ -28,6 +29,7 @@ def _room_context(request, session: Session) -> dict:
     if in_call:
         call_config = {
             "role": "coach" if is_coach else "client",
+            "me": request.user.pk,
             "signalsUrl": reverse("sessions:signals", args=[session.pk]),
             "lastSignalId": last_signal_id(session=session),
             "iceServers": settings.ICE_SERVERS,
@@ -124,6 +126,37 @@ def end(request, session_id: int):
         return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
     messages.success(request, "Session ended. The client is asked to confirm it.")
     return redirect_htmx(request, reverse("sessions:detail", args=[session.pk]))
+
+
+@login_required
+@require_POST
+def late(request, session_id: int):
+    """The coach's one tap in the lobby: "I'm N minutes late"."""
+    session = _session_or_404(request, session_id)
+    minutes = small_int(request.POST.get("minutes"), digits=3)
+    try:
+        services.session_late_notice(
+            session=session, by=request.user, minutes=minutes, now=timezone.now()
+        )
+    except services.BookingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, f"{session.client.display_name} is told you are {minutes} minutes late."
+        )
+    return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
+
+
+@login_required
+@require_POST
+def late_wait(request, session_id: int):
+    """The client's "I'll wait": Report moves by the coach's minutes."""
+    session = _session_or_404(request, session_id)
+    try:
+        services.session_late_wait(session=session, by=request.user, now=timezone.now())
+    except services.BookingError as error:
+        messages.error(request, str(error))
+    return redirect_htmx(request, reverse("sessions:room", args=[session.pk]))
 
 
 def _client_only(request, session: Session) -> None:

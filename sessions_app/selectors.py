@@ -6,6 +6,7 @@ from django.db.models import Avg, Count, Min, Q, QuerySet
 from django.urls import reverse
 
 from accounts.models import User
+from hse import live
 from hse.cache import new_versions_now_and_on_commit
 from ledger.models import Credit
 from sessions_app.lifecycle import auto_end_at, phase
@@ -16,7 +17,8 @@ from sessions_app.models import Session
 # column missing a query per row, which the pages' fixed-query tests catch.
 UPCOMING_COLUMNS = (  # a row of the Sessions page or the dashboard, and its phase
     "status", "starts_at", "ends_at", "ended_at", "duration_minutes", "skill__name",
-    "coach__user__display_name", "client__display_name", "survey__id",
+    "coach__user__display_name", "client__display_name", "survey__id", "late_minutes",
+    "report_after",
 )  # fmt: skip
 
 
@@ -107,8 +109,11 @@ def credits_to_schedule(*, user: User) -> list[CreditGroup]:
 
 
 def forget_pending_counts(*user_ids: int) -> None:
-    """Someone's sessions or requests changed: their badge is counted again."""
+    """Someone's sessions or requests changed: their badge is counted again, and their open
+    pages are told."""
     new_versions_now_and_on_commit("pending-count", user_ids)
+    for user_id in user_ids:
+        live.push(live.user_group(user_id), {"type": "pending"})
 
 
 def sessions_busy(people: Q, during: Q, ignore: int | None) -> QuerySet[Session]:

@@ -5,13 +5,14 @@ Every change locks the session, first applies what the clock has done to it alre
 session past its auto-end is ended, and so on), then moves it through ``lifecycle.SESSION``.
 A credit's state is the ledger's: a session only asks it to move."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
 from ledger import services as ledger
+from messaging import services as messaging
 from sessions_app import emails, signalling
 from sessions_app.booking import session_changed, session_move_state
 from sessions_app.lifecycle import (
@@ -108,6 +109,51 @@ def session_start(*, session: Session, by: User, now: datetime) -> Session:
             session, "start", by=by, now=now, why="the coach started", started_at=now
         )
         _attend(session, by, Attendance.Kind.START, now)
+    return session
+
+
+def session_late_notice(*, session: Session, by: User, minutes: int, now: datetime) -> Session:
+    """The coach, in the lobby before starting: "I'm N minutes late". The client sees it at
+    once and may wait or report straight away; it is evidence, and a line in their chat."""
+    if minutes not in settings.HSE_LATE_NOTICE_MINUTES:
+        raise BookingError("Choose one of the offered delays.")
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.coach.user_id:
+            raise BookingError("Only the coach says they are running late.")
+        _catch_up(session, now)
+        info = phase(session, now)
+        if session.status != Session.Status.SCHEDULED or not info.room_open:
+            raise BookingError("A late notice is sent from the lobby, before you start.")
+        Session.objects.filter(pk=session.pk).update(late_minutes=minutes, report_after=None)
+        session.late_minutes, session.report_after = minutes, None
+        _attend(session, by, Attendance.Kind.LATE_NOTE, now)
+        conversation = messaging.conversation_for(
+            client=session.client, coach=session.coach, now=now, starting=False
+        )
+        messaging.message_send(
+            conversation=conversation, by=by, now=now, kind="notice",
+            body=f"I'm running about {minutes} minutes late for our {session.skill.name} session.",
+        )  # fmt: skip
+        session_changed(session)
+    return session
+
+
+def session_late_wait(*, session: Session, by: User, now: datetime) -> Session:
+    """The client's "I'll wait": the Report button moves by the coach's minutes."""
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.client_id:
+            raise BookingError("Only the client answers a late notice.")
+        _catch_up(session, now)
+        if session.status != Session.Status.SCHEDULED or session.late_minutes is None:
+            raise BookingError("There is no late notice to answer.")
+        if session.report_after is None:
+            wait = settings.HSE_COACH_LATE_MINUTES + session.late_minutes
+            session.report_after = session.starts_at + timedelta(minutes=wait)
+            Session.objects.filter(pk=session.pk).update(report_after=session.report_after)
+            _attend(session, by, Attendance.Kind.LATE_WAIT, now)
+            session_changed(session)
     return session
 
 

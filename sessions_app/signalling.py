@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Max
 
 from accounts.models import User
+from hse import live
 from sessions_app.lifecycle import phase
 from sessions_app.models import Attendance, Session, Signal
 
@@ -104,6 +105,10 @@ def signal_post(*, session: Session, by: User, kind: str, data, now: datetime) -
         Attendance.objects.create(session=session, user=by, kind=Attendance.Kind.JOIN, at=now)
     elif kind == Signal.Kind.BYE:
         Attendance.objects.create(session=session, user=by, kind=Attendance.Kind.LEAVE, at=now)
+    live.push(
+        live.session_group(session.pk),
+        {"type": "signal", "id": signal.id, "sender": by.pk, "kind": kind, "data": cleaned},
+    )
     return signal
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from coaching.models import TimeOff
 from ledger import services as ledger
 from ledger.services import wallet_post
+from messaging.services import conversation_for, message_send
 from payments.services import order_start, topup_start
 from requests_app.services import request_propose
 from sessions_app import booking
@@ -32,7 +33,7 @@ ANON, CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF = (
 )
 PEOPLE = (CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF)
 ACTORS = (ANON, *PEOPLE)
-OUR_APPS = ("accounts", "coaching", "payments", "sessions", "requests", "marketplace")
+OUR_APPS = ("accounts", "coaching", "payments", "sessions", "requests", "marketplace", "messaging")
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ MATRIX = {
     "sessions:leave": ("session", NOT_ALLOWED, rule(*A_SIDE)),
     "sessions:left": ("session", rule(*A_SIDE), NOT_ALLOWED),
     "sessions:end": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:late": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:late_wait": ("session", NOT_ALLOWED, rule(*A_SIDE)),
     "sessions:confirm": ("session", rule(CLIENT_A), rule(CLIENT_A)),
     "sessions:report": ("session", rule(CLIENT_A), rule(CLIENT_A)),
     "sessions:cancel": ("session", NOT_ALLOWED, rule(*A_SIDE)),
@@ -117,6 +120,12 @@ MATRIX = {
     "requests:reject": ("request", rule(*A_SIDE), rule(*A_SIDE)),
     "requests:cancel": ("request", NOT_ALLOWED, rule(*A_SIDE)),
     "requests:adjust": ("request", NOT_ALLOWED, rule(*A_SIDE)),
+    "messaging:list": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "messaging:unread": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    "messaging:thread": ("conversation", rule(*A_SIDE), rule(*A_SIDE)),
+    # Writing to coach A: any client (Alice has a conversation; Carol and Sam may start one);
+    # a coach writes to no coach, and to no one about themself.
+    "messaging:start": ("coach_user", rule(*CLIENTS), rule(*CLIENTS)),
 }
 
 
@@ -178,6 +187,8 @@ def build_world():
     ledger.credit_schedule(credit=credits[0], by=alice, now=now, why="the running session")
     later = (now + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
     request = request_propose(by=alice, coach=bob, client=alice, starts_at=later, now=now)
+    conversation = conversation_for(client=alice, coach=bob, now=now)
+    message_send(conversation=conversation, by=bob.user, body="Hello Alice", now=now)
     objects = {
         "coach": bob,
         "order": order,
@@ -186,6 +197,8 @@ def build_world():
         "session": session,
         "request": request,
         "window": bob.availability_windows.first(),
+        "conversation": conversation,
+        "coach_user": bob.user,
         "time_off": TimeOff.objects.create(
             coach=bob, starts_at=now + timedelta(days=40), ends_at=now + timedelta(days=41)
         ),

@@ -534,3 +534,40 @@ def test_the_admin_reads_how_a_session_was_paid_and_cannot_set_its_state(client,
     )
     session.refresh_from_db()
     assert session.status == "reported"
+
+
+def test_a_coach_running_late_says_so_and_the_clients_wait_moves_report(
+    client, alice, bob, session
+):
+    """In the lobby: the coach's one tap; the client may report at once or wait, and waiting
+    moves Report (and the coach-late notice) by the coach's minutes. All of it is evidence,
+    and the notice is a line of their conversation."""
+    from messaging.models import Message
+
+    client.force_login(bob.user)
+    with freeze_time(at(-3)):
+        assert "I'm 10 minutes late" in room(client, session).content.decode()
+        client.post(reverse("sessions:late", args=[session.pk]), {"minutes": "7"})  # not offered
+        session.refresh_from_db()
+        assert session.late_minutes is None
+        client.post(reverse("sessions:late", args=[session.pk]), {"minutes": "10"})
+    client.force_login(alice)
+    with freeze_time(at(1)):
+        page = room(client, session).content.decode()
+        assert "Bob Coach is running about 10 minutes late." in page
+        assert "Report now" in page  # before the usual 5 minutes: the coach said so
+        assert "report-bar" not in page
+        client.post(reverse("sessions:late_wait", args=[session.pk]))
+        client.post(reverse("sessions:late_wait", args=[session.pk]))  # a second tap: no change
+    session.refresh_from_db()
+    assert session.report_after == at(15)
+    with freeze_time(at(6)):
+        page = room(client, session).content.decode()
+        assert "You agreed to wait: Report opens at" in page and "report-bar" not in page
+        assert sweeps(at(6))[0] == 0  # no coach-late notice while the client waits
+    with freeze_time(at(15)):
+        assert "report-bar" in room(client, session).content.decode()
+    kinds = list(session.attendance.values_list("kind", flat=True))
+    assert kinds.count("late_note") == 1 and kinds.count("late_wait") == 1
+    notice = Message.objects.get(kind="notice")
+    assert notice.sender == bob.user and "10 minutes late" in notice.body

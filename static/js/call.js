@@ -61,7 +61,12 @@
     problemBox.hidden = !text;
   }
 
+  // Over the page's socket while it is connected; otherwise (and for a closing tab's "bye",
+  // which must outlive the page) over HTTP.
   function send(kind, data, keepalive) {
+    if (!keepalive && window.hseSend && window.hseSend({ type: "signal", kind: kind, data: data || {} })) {
+      return Promise.resolve();
+    }
     return fetch(config.signalsUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -162,19 +167,45 @@
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
+  // Signals are handled one at a time, in order, each once, whether the page's socket
+  // (static/js/live.js) brought it or the polling did.
+  var queue = Promise.resolve();
+  var seen = {};
+  function take(signal) {
+    queue = queue.then(async function () {
+      // Pushed signals may arrive out of id order (two sent at once): each is taken once.
+      if (seen[signal.id] || (signal.id <= config.lastSignalId)) return;
+      seen[signal.id] = true;
+      lastId = Math.max(lastId, signal.id);
+      try { await handle(signal); } catch (error) { console.warn("signal", signal.kind, error); }
+    });
+    return queue;
+  }
+
+  async function fetchSignals() {
+    var response = await fetch(config.signalsUrl + "?after=" + lastId, { credentials: "same-origin" });
+    if (response.status === 404) { polling = false; return; } // the room closed
+    var body = await response.json();
+    for (var i = 0; i < body.signals.length; i++) await take(body.signals[i]);
+  }
+
+  document.body.addEventListener("hse:signal", function (event) {
+    var signal = event.detail;
+    if (polling && signal.sender !== config.me) take(signal);
+  });
+  // Connected (again): what came meanwhile is read once; then the socket brings the rest.
+  document.body.addEventListener("hse:live", function () {
+    if (polling) fetchSignals().catch(function () {});
+  });
+
   async function poll() {
     while (polling) {
-      try {
-        var response = await fetch(config.signalsUrl + "?after=" + lastId, { credentials: "same-origin" });
-        if (response.status === 404) { polling = false; break; } // the room closed
-        var body = await response.json();
-        for (var i = 0; i < body.signals.length; i++) {
-          var signal = body.signals[i];
-          lastId = Math.max(lastId, signal.id);
-          try { await handle(signal); } catch (error) { console.warn("signal", signal.kind, error); }
+      if (!window.hseLive) {
+        try {
+          await fetchSignals();
+        } catch (error) {
+          setState("reconnecting", "Connection to HSE lost. Retrying…");
         }
-      } catch (error) {
-        setState("reconnecting", "Connection to HSE lost. Retrying…");
       }
       await sleep(700);
     }

@@ -1,0 +1,39 @@
+"""Push to pages: what a page waits for is sent to the sockets of a group (a person, a
+session, a conversation) once the change that caused it has committed. A page whose socket
+is not connected polls instead, so a push that is lost (Redis away, a worker on the embedded
+default, which has no shared layer) only makes a page a little late, never wrong."""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def session_group(session_id: int) -> str:
+    return f"session-{session_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation-{conversation_id}"
+
+
+def push(group: str, event: dict) -> None:
+    """Sends ``event`` (a JSON object with a "type") to ``group`` after the commit."""
+    transaction.on_commit(lambda: send_now(group, event))
+
+
+def send_now(group: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "live.event", "event": event})
+    except Exception:  # a page falls back to polling; the change itself stands
+        log.warning("could not push %s to %s", event.get("type"), group, exc_info=True)

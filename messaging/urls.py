@@ -1,0 +1,11 @@
+from django.urls import path
+
+from messaging import views
+
+app_name = "messaging"
+urlpatterns = [
+    path("", views.conversation_list, name="list"),
+    path("unread/", views.unread, name="unread"),
+    path("<int:conversation_id>/", views.thread, name="thread"),
+    path("with/<int:user_id>/", views.start, name="start"),
+]

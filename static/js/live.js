@@ -1,0 +1,61 @@
+// One WebSocket per page (marketplace/live.py): what the page waits for arrives as an event
+// "hse:<type>" on <body> (room, signal, pending, payment, message, read, typing, unread).
+// Parts of pages refresh on those events; while window.hseLive is false (no socket yet, a
+// server without WebSockets, a network that blocks them) they poll instead, as before.
+(function () {
+  "use strict";
+  var body = document.body;
+  window.hseLive = false;
+  if (!body.dataset.signedIn || !("WebSocket" in window)) return;
+  var ids = {};
+  var session = document.querySelector("[data-live-session]");
+  var conversation = document.querySelector("[data-live-conversation]");
+  if (session) ids.session = session.dataset.liveSession;
+  if (conversation) ids.conversation = conversation.dataset.liveConversation;
+  var query = new URLSearchParams(ids).toString();
+  var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+    "/ws/live/" + (query ? "?" + query : "");
+  var socket = null;
+  var wait = 1000;
+  var opened = 0;
+
+  function fire(type, detail) {
+    body.dispatchEvent(new CustomEvent("hse:" + type, { detail: detail || { type: type } }));
+  }
+
+  function connect() {
+    try { socket = new WebSocket(url); } catch (error) { return; }
+    socket.onopen = function () {
+      window.hseLive = true;
+      wait = 1000;
+      opened += 1;
+      // What changed between the page's own reading and now (or while offline) is read again.
+      (opened > 1 ? ["room", "payment", "message", "pending"] : ["room", "payment", "message"])
+        .forEach(function (type) { fire(type); });
+      fire("live");
+    };
+    socket.onmessage = function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (error) { return; }
+      if (!event || typeof event.type !== "string") return;
+      fire(event.type, event);
+      if (event.type === "pending") body.dispatchEvent(new CustomEvent("pending-changed"));
+    };
+    socket.onclose = function (event) {
+      window.hseLive = false;
+      fire("offline");
+      if (event.code === 4403) return; // refused: this page polls
+      setTimeout(connect, wait);
+      wait = Math.min(wait * 2, 30000);
+    };
+  }
+
+  // For the page's own scripts: a few bytes to the server (a conversation's "typing").
+  // Returns whether it went, so the caller can take another way.
+  window.hseSend = function (data) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(data));
+    return true;
+  };
+  connect();
+})();
