@@ -188,3 +188,13 @@ def test_a_signal_over_the_socket_outside_the_rooms_window_is_refused(alice, a_s
 
     assert run(scenario) == {"type": "error", "error": "The room is not open."}
     assert not Signal.objects.exists()
+
+
+def test_a_socket_joins_a_conversation_only_of_its_pair(alice, bob, carol, dora):
+    from messaging.services import conversation_for
+
+    conversation = conversation_for(client=alice, coach=bob, now=timezone.now())
+    path = f"/ws/live/?conversation={conversation.pk}"
+    assert connects(path, alice) and connects(path, bob.user)
+    for stranger in (carol, dora.user):
+        assert not connects(path, stranger)
