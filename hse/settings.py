@@ -247,10 +247,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_FORMS = {
     "login": "accounts.forms.LoginForm",
     "signup": "accounts.forms.SignupForm",
-    "reset_password": "accounts.forms.ResetPasswordForm",
-    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
-    "change_password": "accounts.forms.ChangePasswordForm",
-    "set_password": "accounts.forms.SetPasswordForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",  # nosec B105: a form class, not a password
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",  # nosec B105: a form class, not a password
+    "change_password": "accounts.forms.ChangePasswordForm",  # nosec B105: a form class, not a password
+    "set_password": "accounts.forms.SetPasswordForm",  # nosec B105: a form class, not a password
     "add_email": "accounts.forms.AddEmailForm",
     "reauthenticate": "accounts.forms.ReauthenticateForm",
 }
