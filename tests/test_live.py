@@ -18,6 +18,7 @@ from hse import live
 from marketplace.asgi import application
 from sessions_app import booking
 from tests.test_requests import package
+from tests.waiting import PATIENCE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +58,8 @@ def run(scenario):
 
 
 def socket(path: str, user=None, origin: bytes = b"http://localhost") -> WebsocketCommunicator:
-    """Made outside the event loop: signing in writes a session row."""
+    """Made outside the event loop: signing in writes a session row. Every wait on it below
+    has the suite's limit for a loaded machine (channels' own default is one second)."""
     headers = [(b"origin", origin)]
     if user is not None:
         headers.append((b"cookie", cookie_of(user)))
@@ -68,8 +70,8 @@ def connects(path: str, user=None, origin: bytes = b"http://localhost") -> bool:
     communicator = socket(path, user, origin)
 
     async def attempt():
-        connected, _ = await communicator.connect()
-        await communicator.disconnect()
+        connected, _ = await communicator.connect(timeout=PATIENCE)
+        await communicator.disconnect(timeout=PATIENCE)
         return connected
 
     return run(attempt)
@@ -106,10 +108,10 @@ def test_a_change_reaches_the_sockets_of_its_session_and_person_after_the_commit
     client = socket(f"/ws/live/?session={a_session.pk}", alice)
 
     async def scenario():
-        assert (await client.connect())[0]
+        assert (await client.connect(timeout=PATIENCE))[0]
         await _sync_change()
-        seen = [await client.receive_json_from(timeout=5) for _ in range(2)]
-        await client.disconnect()
+        seen = [await client.receive_json_from(timeout=PATIENCE) for _ in range(2)]
+        await client.disconnect(timeout=PATIENCE)
         return seen
 
     @database_sync_to_async
@@ -126,12 +128,12 @@ def test_typing_goes_to_the_conversation_only_and_big_frames_are_dropped(alice):
     client = socket("/ws/live/", alice)
 
     async def scenario():
-        assert (await client.connect())[0]
+        assert (await client.connect(timeout=PATIENCE))[0]
         await client.send_json_to({"type": "typing"})  # no conversation joined: nothing
         await client.send_to(text_data="[" * 5000 + "]" * 5000)  # dropped, socket stays
         await client.send_json_to({"type": "ping"})
         nothing = await client.receive_nothing(timeout=0.3)
-        await client.disconnect()
+        await client.disconnect(timeout=PATIENCE)
         return nothing
 
     assert run(scenario)
@@ -156,15 +158,17 @@ def test_a_signal_sent_over_the_socket_is_checked_stored_and_reaches_the_other_s
     client = socket(f"/ws/live/?session={a_session.pk}", alice)
 
     async def scenario():
-        assert (await coach.connect())[0] and (await client.connect())[0]
+        assert (await coach.connect(timeout=PATIENCE))[0] and (
+            await client.connect(timeout=PATIENCE)
+        )[0]
         await client.send_json_to({"type": "signal", "kind": "hello"})
-        got = await coach.receive_json_from(timeout=5)
-        own = await client.receive_json_from(timeout=5)  # its own, which the page skips
+        got = await coach.receive_json_from(timeout=PATIENCE)
+        own = await client.receive_json_from(timeout=PATIENCE)  # its own, which the page skips
         assert own["sender"] == alice.pk
         await client.send_json_to({"type": "signal", "kind": "offer", "data": {"sdp": "x"}})
-        refused = await client.receive_json_from(timeout=5)
-        await coach.disconnect()
-        await client.disconnect()
+        refused = await client.receive_json_from(timeout=PATIENCE)
+        await coach.disconnect(timeout=PATIENCE)
+        await client.disconnect(timeout=PATIENCE)
         return got, refused
 
     with freeze_time(a_session.starts_at, tick=True):
@@ -180,10 +184,10 @@ def test_a_signal_over_the_socket_outside_the_rooms_window_is_refused(alice, a_s
     client = socket(f"/ws/live/?session={a_session.pk}", alice)
 
     async def scenario():
-        assert (await client.connect())[0]
+        assert (await client.connect(timeout=PATIENCE))[0]
         await client.send_json_to({"type": "signal", "kind": "hello"})
-        answer = await client.receive_json_from(timeout=5)
-        await client.disconnect()
+        answer = await client.receive_json_from(timeout=PATIENCE)
+        await client.disconnect(timeout=PATIENCE)
         return answer
 
     assert run(scenario) == {"type": "error", "error": "The room is not open."}
