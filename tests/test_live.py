@@ -9,14 +9,13 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections, transaction
 from django.utils import timezone
 
 from hse import live
 from marketplace.asgi import application
 from sessions_app import booking
+from tests.test_booking_race import _signed_in
 from tests.test_requests import package
 from tests.waiting import PATIENCE
 
@@ -35,12 +34,7 @@ def memory_layer(settings):
 
 
 def cookie_of(user) -> bytes:
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}".encode()
+    return f"{settings.SESSION_COOKIE_NAME}={_signed_in(user)}".encode()
 
 
 def run(scenario):
