@@ -7,6 +7,7 @@ email verification, secure cookies, a required secret key).
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -122,7 +123,20 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # locks ignore the busy timeout, so threaded live-server tests would fail on it.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
-    _db["CONN_HEALTH_CHECKS"] = True
+    # Django's connection pool (psycopg_pool), one per process: under ASGI each request runs
+    # in a thread of its own, and a persistent connection per thread ran PostgreSQL out of
+    # connections at 50 live rooms (docs/benchmark.md); a pool bounds them and keeps them
+    # open. DB_POOL_MAX=0 turns it off for persistent connections (DB_CONN_MAX_AGE) instead.
+    _pool_max = env_int("DB_POOL_MAX", 10, minimum=0)
+    if _pool_max:
+        _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+        _db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_max,
+            "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+        }
+    else:
+        _db["CONN_HEALTH_CHECKS"] = True
     # Parameters bound by the server, and a query prepared once it has run five times on a
     # connection: PostgreSQL then plans a page's queries once per connection instead of on
     # every request (docs/benchmark.md). Behind a pooler in transaction mode that cannot
@@ -160,10 +174,21 @@ ASGI_APPLICATION = "marketplace.asgi.application"
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: a group send is one PUBLISH and each process reads all its sockets'
+            # messages as they come. The core layer received one message at a time per
+            # process, seconds late at 100 rooms (docs/benchmark.md). Redis's channels ignore
+            # the database number, so the prefix carries it: two sites on one Redis, or two
+            # test runs, never hear each other.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": env_str("CACHE_KEY_PREFIX", "hse") + "-live",
+                "prefix": "-".join(
+                    (
+                        env_str("CACHE_KEY_PREFIX", "hse"),
+                        "live",
+                        urlsplit(REDIS_URL).path[1:] or "0",
+                    )
+                ),
             },
         }
     }

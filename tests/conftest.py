@@ -5,6 +5,7 @@ import freezegun
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from tests.factories import CoachFactory, SkillFactory, UserFactory
 from tests.stripe_helpers import WEBHOOK_SECRET, StandIn
@@ -80,6 +81,17 @@ def _sqlite_ledger_guard(request, django_db_blocker):
     if transactional:
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER IF EXISTS payments_wallet_entry_no_delete")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and at the end its pooled connections closed (settings: DB_POOL_MAX)
+    before it is dropped: a connection the pool keeps idle would stop the DROP."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None):
+                connection.close_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -140,3 +140,27 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler():
 
     assert result.returncode == 0, result.stderr
     assert "prepare_threshold" not in result.stdout
+
+
+def test_postgresql_connections_come_from_a_bounded_pool_unless_turned_off():
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"
+    )
+    url = "postgres://postgres@127.0.0.1:5432/hse"
+    pooled = run_django(code, DATABASE_URL=url, DB_POOL_MAX="7")
+    assert pooled.returncode == 0, pooled.stderr
+    # The pool keeps the connections: Django must close (return) each after its request.
+    assert pooled.stdout.split(None, 1) == ["0", "{'min_size': 1, 'max_size': 7, 'timeout': 10}\n"]
+
+    persistent = run_django(code, DATABASE_URL=url, DB_POOL_MAX="0", DB_CONN_MAX_AGE="30")
+    assert persistent.stdout.split() == ["30", "None"]
+
+
+def test_the_channel_layer_is_redis_pub_sub_apart_per_redis_database():
+    code = "from django.conf import settings as s; print(s.CHANNEL_LAYERS['default'])"
+    one = run_django(code, REDIS_URL="redis://127.0.0.1:6379/3")
+    other = run_django(code, REDIS_URL="redis://127.0.0.1:6379")
+    assert "RedisPubSubChannelLayer" in one.stdout, one.stderr
+    # Redis's pub/sub channels ignore the database number: the prefix keeps two sites apart.
+    assert "'prefix': 'hse-live-3'" in one.stdout and "'prefix': 'hse-live-0'" in other.stdout
