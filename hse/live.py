@@ -3,6 +3,7 @@ session, a conversation) once the change that caused it has committed. A page wh
 is not connected polls instead, so a push that is lost (Redis away, a worker on the embedded
 default, which has no shared layer) only makes a page a little late, never wrong."""
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -26,14 +27,32 @@ def conversation_group(conversation_id: int) -> str:
 
 def push(group: str, event: dict) -> None:
     """Sends ``event`` (a JSON object with a "type") to ``group`` after the commit."""
-    transaction.on_commit(lambda: send_now(group, event))
+    push_many([(group, event)])
 
 
-def send_now(group: str, event: dict) -> None:
+def push_many(sends: list[tuple[str, dict]]) -> None:
+    """Several pushes after the commit, in one trip to the event loop (a booking tells
+    everyone concerned at once)."""
+    if sends:
+        transaction.on_commit(lambda: send_now(sends))
+
+
+def send_now(sends: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send_all():
+        results = await asyncio.gather(
+            *(layer.group_send(group, {"type": "live.event", "event": event})
+              for group, event in sends),
+            return_exceptions=True,
+        )  # fmt: skip
+        for (group, event), result in zip(sends, results, strict=True):
+            if isinstance(result, Exception):  # that page polls; the change itself stands
+                log.warning("could not push %s to %s: %r", event.get("type"), group, result)
+
     try:
-        async_to_sync(layer.group_send)(group, {"type": "live.event", "event": event})
-    except Exception:  # a page falls back to polling; the change itself stands
-        log.warning("could not push %s to %s", event.get("type"), group, exc_info=True)
+        async_to_sync(send_all)()
+    except Exception:
+        log.warning("could not push %d events", len(sends), exc_info=True)

@@ -4,9 +4,10 @@ A page opens ``/ws/live/`` with the session and the conversation it shows, if an
 (``?session=12&conversation=7``). The socket joins its person's group always, and a
 session's or a conversation's group only when that person may see it (the same scoped
 lookups as the pages); anything else refuses the whole connection, so a page never thinks
-it is live when it is not. Events are triggers: the page reads what changed over HTTP, as it
-does when it polls. From the page come a call's signals (checked and stored as over HTTP) and
-"typing", passed to the other person of a conversation the socket joined."""
+it is live when it is not. Most events are triggers (the page reads what changed over HTTP,
+as it does when it polls); a chat line carries itself (``messaging.services``). From the
+page come a call's signals (checked and stored as over HTTP) and "typing", passed to the
+other person of a conversation the socket joined."""
 
 from urllib.parse import parse_qs
 

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from accounts.models import User
 from coaching.models import CoachProfile
@@ -21,7 +23,7 @@ from hse.sweeps import in_locked_batches
 from hse.text import validate_text
 from messaging import emails
 from messaging.models import Conversation, Message
-from messaging.selectors import has_bought
+from messaging.selectors import Thread, has_bought
 
 # The header's counts (``marketplace.selectors.header_counts``) include the unread messages
 # and are kept in the cache under this family, as sessions' and requests' changes renew them
@@ -148,17 +150,36 @@ def message_send(
             Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=conversation.pk
         ).update(last_message=message, last_message_at=now)
         conversation.last_message, conversation.last_message_at = message, now
-        live.push(
-            live.conversation_group(conversation.pk),
-            {"type": "message", "conversation": conversation.pk},
-        )
+        _push_message(conversation, message)
         _tell_unread(recipient_id)
     return message
 
 
-def conversation_read(*, conversation: Conversation, by: User, now: datetime) -> int:
-    """``by`` has seen the conversation: the other side's messages are read (their sender
-    sees "Seen"), and ``by`` may be emailed again about later ones. Returns how many."""
+def _push_message(conversation: Conversation, message: Message) -> None:
+    """The new line itself, to each side's open pages, as that side sees it (their zone,
+    "You" or the other's name): an open thread adds it without asking the server again."""
+    client, coach = conversation.client, conversation.coach.user
+    for viewer, other in ((client, coach), (coach, client)):
+        thread = Thread(
+            conversation=conversation, viewer=viewer, other=other, messages=[message],
+            has_earlier=False, before=None, seen_id=None, unread_ids=[],
+        )  # fmt: skip
+        with timezone.override(viewer.zone):
+            html = render_to_string(
+                "messaging/thread.html#pushed", {"chat": thread, "message": message}
+            )
+        live.push(
+            live.user_group(viewer.pk),
+            {"type": "message", "conversation": conversation.pk, "id": message.pk, "html": html},
+        )
+
+
+def conversation_read(
+    *, conversation: Conversation, by: User, now: datetime, upto: int | None = None
+) -> int:
+    """``by`` has seen the conversation (up to message ``upto``, when a page says which it
+    showed): the other side's messages are read (their sender sees "Seen"), and ``by`` may
+    be emailed again about later ones. Returns how many."""
     if by.pk == conversation.client_id:
         told = "client_emailed_at"
     elif by.pk == conversation.coach.user_id:
@@ -166,16 +187,21 @@ def conversation_read(*, conversation: Conversation, by: User, now: datetime) ->
     else:
         raise MessagingError("This conversation is not yours.")
     with transaction.atomic():
-        read = Message.objects.filter(
+        unread = Message.objects.filter(
             conversation=conversation, recipient=by, read_at__isnull=True
-        ).update(read_at=now)
+        )
+        if upto is not None:
+            unread = unread.filter(pk__lte=upto)
+        last = unread.aggregate(last=Max("pk"))["last"]
+        read = unread.filter(pk__lte=last).update(read_at=now) if last else 0
         if read:
             Conversation.objects.filter(pk=conversation.pk, **{f"{told}__isnull": False}).update(
                 **{told: None}
             )
+            # The sender's open thread moves its "Seen" without asking again.
             live.push(
-                live.conversation_group(conversation.pk),
-                {"type": "read", "conversation": conversation.pk},
+                live.user_group(conversation.recipient_id_for(by.pk)),
+                {"type": "read", "conversation": conversation.pk, "upto": last},
             )
             _tell_unread(by.pk)
     return read

@@ -2,10 +2,10 @@
 panel shows too), starting a conversation, and the header's count."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from hse.bounds import small_int
 from messaging import selectors, services
@@ -97,6 +97,20 @@ def _send(request, conversation):
     if request.htmx:  # the thread again, and the form (emptied, or with its error) out of band
         return render(request, "messaging/thread.html#sent", context)
     return render(request, "messaging/thread.html", context)
+
+
+@login_required
+@require_POST
+def read(request, conversation_id: int):
+    """An open thread showed a pushed message: it is read, up to that message."""
+    conversation = _conversation_or_404(request, conversation_id)
+    upto = small_int(request.POST.get("upto"), digits=18)
+    if upto is None:
+        return HttpResponseBadRequest("Say which message was shown (upto).")
+    services.conversation_read(
+        conversation=conversation, by=request.user, now=timezone.now(), upto=upto
+    )
+    return HttpResponse(status=204)
 
 
 @login_required

@@ -112,8 +112,7 @@ def forget_pending_counts(*user_ids: int) -> None:
     """Someone's sessions or requests changed: their badge is counted again, and their open
     pages are told."""
     new_versions_now_and_on_commit("pending-count", user_ids)
-    for user_id in user_ids:
-        live.push(live.user_group(user_id), {"type": "pending"})
+    live.push_many([(live.user_group(user_id), {"type": "pending"}) for user_id in user_ids])
 
 
 def sessions_busy(people: Q, during: Q, ignore: int | None) -> QuerySet[Session]:

@@ -123,6 +123,11 @@ MATRIX = {
     "messaging:list": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "messaging:unread": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "messaging:thread": ("conversation", rule(*A_SIDE), rule(*A_SIDE)),
+    "messaging:read": (
+        "conversation",
+        NOT_ALLOWED,
+        rule(*A_SIDE, codes={CLIENT_A: 400, COACH_A: 400}),  # no "upto": said why
+    ),
     # Writing to coach A: any client (Alice has a conversation; Carol and Sam may start one);
     # a coach writes to no coach, and to no one about themself.
     "messaging:start": ("coach_user", rule(*CLIENTS), rule(*CLIENTS)),

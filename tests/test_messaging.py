@@ -398,22 +398,62 @@ def received(layer, channel) -> list[dict]:
 def test_sending_and_reading_push_to_the_pages_after_the_commit(
     alice, bob, talk, layer, django_capture_on_commit_callbacks
 ):
-    thread = listen(layer, live.conversation_group(talk.pk))
+    """A new line travels to each side rendered for them (an open thread adds it without
+    asking again); reading moves the sender's "Seen" and the reader's count."""
+    alice_pages = listen(layer, live.user_group(alice.pk))
     bob_pages = listen(layer, live.user_group(bob.user.pk))
+    first = talk.messages.get()
 
     with django_capture_on_commit_callbacks() as callbacks:
-        message_send(conversation=talk, by=alice, body="Ping", now=NOW)
-        assert received(layer, thread) == []  # nothing before the commit
+        line = message_send(
+            conversation=talk, by=alice, body="<b>Ping</b> https://example.com", now=NOW
+        )
+        assert received(layer, bob_pages) == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert received(layer, thread) == [{"type": "message", "conversation": talk.pk}]
-    assert received(layer, bob_pages) == [{"type": "unread", "count": 2}]
+    to_bob = received(layer, bob_pages)
+    assert [event["type"] for event in to_bob] == ["message", "unread"]
+    assert to_bob[1] == {"type": "unread", "count": 2}
+    pushed = to_bob[0]
+    assert (pushed["conversation"], pushed["id"]) == (talk.pk, line.pk)
+    html = pushed["html"]
+    assert f'id="message-{line.pk}"' in html and "chat-theirs" in html and "Alice Client:" in html
+    assert "&lt;b&gt;Ping&lt;/b&gt;" in html and "<b>" not in html
+    assert '<a href="https://example.com"' in html
+    assert NOW.astimezone(bob.user.zone).strftime("%H:%M") in html  # in Bob's zone
+    to_alice = received(layer, alice_pages)
+    assert [event["type"] for event in to_alice] == ["message"]
+    assert "chat-own" in to_alice[0]["html"] and "You:" in to_alice[0]["html"]
+    assert "16:00" in to_alice[0]["html"]  # 15:00 UTC in Berlin
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert conversation_read(conversation=talk, by=bob.user, now=NOW) == 2
+        # A page that showed only the first line reads only that one.
+        assert conversation_read(conversation=talk, by=bob.user, now=NOW, upto=first.pk) == 1
+        assert conversation_read(conversation=talk, by=bob.user, now=NOW) == 1
         assert conversation_read(conversation=talk, by=bob.user, now=NOW) == 0  # no news
-    assert received(layer, thread) == [{"type": "read", "conversation": talk.pk}]
-    assert received(layer, bob_pages) == [{"type": "unread", "count": 0}]
+    assert received(layer, alice_pages) == [
+        {"type": "read", "conversation": talk.pk, "upto": first.pk},
+        {"type": "read", "conversation": talk.pk, "upto": line.pk},
+    ]
+    assert received(layer, bob_pages) == [
+        {"type": "unread", "count": 1},
+        {"type": "unread", "count": 0},
+    ]
+
+
+def test_a_thread_says_what_it_showed_and_only_that_is_read(client, alice, bob, carol, talk):
+    later = message_send(conversation=talk, by=alice, body="And another", now=NOW)
+    url = reverse("messaging:read", args=[talk.pk])
+    client.force_login(bob.user)
+    assert client.post(url).status_code == 400  # which line was shown?
+    assert client.post(url, {"upto": "9" * 40}).status_code == 400
+    assert client.post(url, {"upto": later.pk - 1}).status_code == 204
+    assert list(talk.messages.filter(read_at__isnull=True)) == [later]
+    client.force_login(carol)
+    assert client.post(url, {"upto": later.pk}).status_code == 404  # not hers
+    client.force_login(alice)  # her own lines are not hers to read
+    assert client.post(url, {"upto": later.pk}).status_code == 204
+    assert list(talk.messages.filter(read_at__isnull=True)) == [later]
 
 
 # --- The room and the refund desk ----------------------------------------------------------------

@@ -1,7 +1,8 @@
 // One WebSocket per page (marketplace/live.py): what the page waits for arrives as an event
 // "hse:<type>" on <body> (room, signal, pending, payment, message, read, typing, unread).
-// Parts of pages refresh on those events; while window.hseLive is false (no socket yet, a
-// server without WebSockets, a network that blocks them) they poll instead, as before.
+// Parts of pages refresh on those events, or take what the event carries (a chat line:
+// chat.js); while window.hseLive is false (no socket yet, a server without WebSockets, a
+// network that blocks them) they poll instead, as before, and nothing polls while it is true.
 (function () {
   "use strict";
   var body = document.body;
@@ -57,5 +58,12 @@
     socket.send(JSON.stringify(data));
     return true;
   };
+  // While the socket is up nothing polls: a page coming back into view reads again what a
+  // push might have missed (a worker restarted, Redis away for a moment).
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && window.hseLive) {
+      ["room", "payment", "message"].forEach(function (type) { fire(type); });
+    }
+  });
   connect();
 })();

@@ -164,8 +164,14 @@ def test_messages_the_late_notice_and_the_room_chat_arrive_over_the_socket(
     # The notice is a line of their chat too, beside the lobby; and the chat goes both ways.
     expect(bobs.locator(".chat-panel #chat-thread")).to_contain_text("10 minutes late")
     alices.locator("#chat-body").fill("No problem, I'll wait.")
+    typing = bobs.locator(".chat-panel .chat-typing")
+    expect(typing).to_be_visible()
+    expect(typing).to_contain_text("is typing")
     alices.locator(".chat-panel button:has-text('Send')").click()
     expect(bobs.locator(".chat-panel #chat-thread")).to_contain_text("No problem, I'll wait.")
+    expect(typing).to_be_hidden()
+    # Bob's open thread read the line it added: Alice sees it seen, without asking again.
+    expect(alices.locator(".chat-panel .chat-seen")).to_have_text("Seen")
     bobs.locator("#chat-body").fill("Thank you!")
     bobs.locator(".chat-panel button:has-text('Send')").click()
     expect(alices.locator(".chat-panel #chat-thread")).to_contain_text("Thank you!")
