@@ -12,9 +12,10 @@ whole machine, over the measured window.
 
 - live: gunicorn ``marketplace.asgi`` with 2 uvicorn workers (the socket and the pages).
   Signals go over the client's socket; a chat line is posted over HTTP and is seen when
-  the client's socket gets {"type": "message"}. As live.js and the room's htmx do, a page
-  reads its thread again on "message", "read" and "unread" events and its unread badge on
-  "unread" (--no-page-reads to leave that out), and asks the room's watcher every 30 s.
+  the client's socket gets {"type": "message"} with the line in it. As chat.js and the
+  room's htmx do, the client's page then says the line was shown (a POST that reads it)
+  and its unread badge asks once 300 ms after an "unread" event (--no-page-reads to leave
+  that out); nothing polls while the socket is up (--watch-every N to price a watcher).
 - polling: gunicorn ``hse.wsgi`` with its sync workers, as production serves pages today
   (--polling-server asgi for the ASGI server instead). Each page polls its signals every
   0.7 s after the last answer (call.js), the room's watcher every 2 s, its thread every
@@ -30,15 +31,11 @@ whole machine, over the measured window.
 It uses the database hse_bench_live on the local PostgreSQL (dropped and rebuilt unless
 --skip-build), which the server reaches as the role hse_bench_live limited to
 --db-connections connections, and Redis database 4 (flushed before each phase: the cache
-and the channel layer). The ASGI server runs with DB_CONN_MAX_AGE=0 (--asgi-conn-max-age):
-with the project's 60 s its per-request threads keep their connections and PostgreSQL runs
-out of them. Server logs: /tmp/hse-bench-live-{asgi,wsgi}.log. Traffic goes only to
+and the channel layer). Both servers run the project's settings: the pub/sub channel layer
+and Django's connection pool (DB_POOL_MAX connections a worker, --db-pool). Server logs: /tmp/hse-bench-live-{asgi,wsgi}.log. Traffic goes only to
 127.0.0.1. The generator is this one asyncio process; it shares the machine's cores with
 the server and prints its own CPU, and the machine's, beside the server's.
 
-Experiments (the live server only; the project's files stay as they are): --channel-layer
-pubsub (channels_redis's pub/sub layer) and --db-pool N (Django's connection pool; needs
-psycopg_pool in --pool-path: pip install --target /tmp/hse-bench-pool psycopg-pool).
 --every 0, --chat-every 0, --watch-every 0 and --no-page-reads leave parts of the traffic
 out, to price each.
 """
@@ -402,38 +399,13 @@ class CpuMeter:
         return figures
 
 
-# Experiments, not production (--channel-layer pubsub, --db-pool N): gunicorn started from a
-# process that has loaded the settings and changed them; the workers it forks inherit the
-# changed settings module. The project's code and files stay as they are.
-LAUNCH_EXPERIMENT = """
-import os, sys
-import hse.settings as settings
-if os.environ.get("HSE_BENCH_LAYER") == "pubsub":
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "hse-live"},
-    }}
-if os.environ.get("HSE_BENCH_POOL"):
-    # Django's own pool (5.1+, psycopg_pool): a request's thread borrows a connection and
-    # gives it back when Django closes it (CONN_MAX_AGE must be 0).
-    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
-    settings.DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2, "max_size": int(os.environ["HSE_BENCH_POOL"]), "timeout": 20,
-    }
-from gunicorn.app.wsgiapp import run
-sys.argv[0] = "gunicorn"
-sys.exit(run())
-"""
-
-
 class Server:
     """gunicorn with the app, from the project's directory (so gunicorn.conf.py is read: its
     worker_class is "sync"; -k on the command line overrides it, and start() checks the log
     for the class that took effect)."""
 
-    def __init__(self, kind: str, workers: int, extra_env: dict[str, str], experiment: dict):
+    def __init__(self, kind: str, workers: int, extra_env: dict[str, str]):
         self.kind, self.workers, self.extra_env = kind, workers, extra_env
-        self.experiment = experiment  # HSE_BENCH_LAYER, HSE_BENCH_POOL, PYTHONPATH
         self.log_path = Path(f"/tmp/hse-bench-live-{kind}.log")  # noqa: S108  # nosec B108
         if kind == "asgi":
             self.app, self.args = (
@@ -450,11 +422,10 @@ class Server:
             if probe.connect_ex(("127.0.0.1", PORT)) == 0:
                 raise SystemExit(f"something already listens on 127.0.0.1:{PORT}")
         log = open(self.log_path, "w")  # noqa: SIM115 - kept open for the server's life
-        start = ["-c", LAUNCH_EXPERIMENT] if self.experiment else ["-m", "gunicorn"]
         self.proc = subprocess.Popen(
-            [sys.executable, *start, self.app, *self.args, "-w", str(self.workers),
+            [sys.executable, "-m", "gunicorn", self.app, *self.args, "-w", str(self.workers),
              "--bind", f"127.0.0.1:{PORT}", "--log-level", "info"],
-            cwd=ROOT, env={**SERVER_ENV, **self.extra_env, **self.experiment}, stdout=log,
+            cwd=ROOT, env={**SERVER_ENV, **self.extra_env}, stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -475,10 +446,8 @@ class Server:
         used = re.findall(r"Using worker: (\S+)", self.log_path.read_text())
         if used != [self.expected]:
             raise SystemExit(f"gunicorn's worker class is {used}, not {self.expected}")
-        changed = {k: v for k, v in self.experiment.items() if k.startswith("HSE_BENCH")}
-        layer = f" (EXPERIMENT: {changed})" if changed else ""
         print(f"server: gunicorn {self.app}, {self.workers} workers, worker class {used[0]} "
-              f"(checked in its log), pids {sorted(self.pids())}{layer}")  # fmt: skip
+              f"(checked in its log), pids {sorted(self.pids())}")  # fmt: skip
 
     def pids(self) -> set[int]:
         return _descendants(self.proc.pid, _procs()) if self.proc else set()
@@ -611,6 +580,7 @@ class LivePage:
         self.ws = None
         self.state = ""  # the thread's state as this page last showed it
         self.refreshing = self.again = False
+        self.badge_due = False
 
     async def connect(self) -> bool:
         from websockets.asyncio.client import connect
@@ -650,18 +620,18 @@ class LivePage:
                     if room.signals:
                         room.signals.popleft()
                 elif kind == "message":
-                    if self.role == "client":
+                    if "html" not in event:
+                        self.refresh()  # a trigger without the line: the thread reads again
+                    elif self.role == "client":
                         if room.chats:
                             phase.seen("chat", room.chats.popleft()[1])
                         else:
                             phase.errors["chat seen twice"] += 1
-                    self.refresh()
-                elif kind == "read":
-                    self.refresh()
-                elif kind == "unread":
-                    self.refresh()
-                    if self.page_reads:
-                        asyncio.get_running_loop().create_task(self.badge())
+                        if self.page_reads:
+                            asyncio.get_running_loop().create_task(self.mark_read(event["id"]))
+                elif kind == "unread" and self.page_reads and not self.badge_due:
+                    self.badge_due = True  # htmx's "delay:300ms": one request for a burst
+                    asyncio.get_running_loop().create_task(self.badge())
         except Exception as error:
             phase.errors[f"socket: {type(error).__name__}"] += 1
         finally:
@@ -698,8 +668,16 @@ class LivePage:
             self.refreshing = False
 
     async def badge(self) -> None:
+        await asyncio.sleep(0.3)
+        self.badge_due = False
         await request(self.http, self.phase, "unread badge GET", "GET", "/messages/unread/",
                       self.key, headers={"HX-Request": "true"})  # fmt: skip
+
+    async def mark_read(self, upto: int) -> None:
+        """chat.js: the open thread added the line and says so (it is then read)."""
+        await request(self.http, self.phase, "read POST", "POST",
+                      f"/messages/{self.room.conversation}/read/", self.key,
+                      data={"upto": str(upto)}, headers={"HX-Request": "true"})  # fmt: skip
 
     async def watch(self) -> None:
         await request(
@@ -782,7 +760,7 @@ async def live_phase(rooms: list[Room], args) -> Phase:
                 tasks.append(paced(t0 + rng.uniform(0, args.chat_every), args.chat_every, stop,
                                    lambda c=coach: post_chat(http, phase, c.room, c)))  # fmt: skip
             for page in (coach, client):
-                if page.ws is not None:
+                if page.ws is not None and args.watch_every:
                     tasks.append(
                         paced(t0 + rng.uniform(0, args.watch_every), args.watch_every, stop,
                               page.watch)
@@ -1048,11 +1026,8 @@ def summary(phases: list[Phase], args) -> None:
     width = 34
     print(f"\nsummary: {args.seconds} s measured a phase, a signal every {args.every} s and a chat "
           f"line every {args.chat_every} s per room; {cores} cores")  # fmt: skip
-    layer = args.channel_layer + ("" if args.channel_layer == "redis" else " (EXPERIMENT)")
-    pool = f"{args.db_pool} a worker (EXPERIMENT)" if args.db_pool else "none"
     print(f"live pages: page reads {'on' if args.page_reads else 'off'}, room watcher every "
-          f"{args.watch_every} s, ASGI DB_CONN_MAX_AGE={args.asgi_conn_max_age}, channel layer "
-          f"{layer}, connection pool {pool}")  # fmt: skip
+          f"{args.watch_every or '-'} s; connection pool of {args.db_pool} a worker")  # fmt: skip
     print(f"{'':<32}" + "".join(f"{p.name:>{width}}" for p in phases))
     for label, value in rows:
         print(f"{label:<32}" + "".join(f"{value(p):>{width}}" for p in phases))
@@ -1097,15 +1072,6 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the window")
     parser.add_argument("--page-reads", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--workers", type=int, default=2)
-    # Under ASGI each request's view runs in a thread of its own, which keeps its persistent
-    # connection after the request: with the project's 60 s, 2 workers exhausted
-    # PostgreSQL's 100 connections at 50 rooms ("too many clients already"). Django's
-    # documentation says to disable persistent connections under ASGI.
-    parser.add_argument(
-        "--asgi-conn-max-age",
-        default="0",
-        help="DB_CONN_MAX_AGE for the ASGI server (default 0; the project's: 60)",
-    )
     parser.add_argument(
         "--db-connections",
         type=int,
@@ -1113,28 +1079,16 @@ def main() -> int:
         help="PostgreSQL connections the server may hold at once (its role's limit)",
     )
     parser.add_argument(
-        "--channel-layer",
-        choices=("redis", "pubsub"),
-        default="redis",
-        help="pubsub: an experiment, channels_redis's pub/sub layer in the server",
-    )
-    parser.add_argument(
         "--db-pool",
         type=int,
-        help="an experiment: Django's connection pool of at most N connections per worker "
-        "(psycopg_pool from --pool-path)",
-    )
-    parser.add_argument(
-        "--pool-path",
-        default="/tmp/hse-bench-pool",  # noqa: S108  # nosec B108
-        help="where psycopg_pool is (pip install --target DIR psycopg-pool): the project's "
-        "environment does not have it",
+        default=10,
+        help="DB_POOL_MAX for the server: its pooled connections a worker (the project's 10)",
     )
     parser.add_argument(
         "--watch-every",
         type=float,
-        default=30.0,
-        help="seconds between a live page's room watcher requests (the room's 'every 30s'; 0: none)",
+        default=0.0,
+        help="seconds between a live page's room watcher requests (0, as the pages: none)",
     )
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
@@ -1149,20 +1103,12 @@ def main() -> int:
         print(f"warning: open files limited to {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}")
     if not args.skip_build:
         rebuild(max(args.rooms, args.polling_rooms or 0))
-    asgi_env = {"DB_CONN_MAX_AGE": args.asgi_conn_max_age}
-    experiment = {}
-    if args.channel_layer == "pubsub":
-        experiment["HSE_BENCH_LAYER"] = "pubsub"
-    if args.db_pool:
-        if not (Path(args.pool_path) / "psycopg_pool").is_dir():
-            raise SystemExit(f"--db-pool needs psycopg_pool in {args.pool_path}")
-        experiment["HSE_BENCH_POOL"] = str(args.db_pool)
-        experiment["PYTHONPATH"] = args.pool_path
+    server_env = {"DB_POOL_MAX": str(args.db_pool)}
     rooms = prepare(max(args.rooms, args.polling_rooms or 0))
     server_role(args.db_connections)
     print(f"machine: {os.cpu_count()} cores; PostgreSQL {DB}; Redis {REDIS_URL}; "
           f"open files {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; "
-          f"ASGI server DB_CONN_MAX_AGE={args.asgi_conn_max_age}; the server's PostgreSQL role "
+          f"the server's PostgreSQL role "
           f"{ROLE} limited to {args.db_connections} connections")  # fmt: skip
     phases = []
     for name in ("live", "polling"):
@@ -1172,10 +1118,7 @@ def main() -> int:
         reset_rows()
         flush_redis()
         kind = "asgi" if name == "live" else args.polling_server
-        asgi = kind == "asgi"
-        args.server = Server(
-            kind, args.workers, asgi_env if asgi else {}, experiment if asgi else {}
-        )
+        args.server = Server(kind, args.workers, server_env)
         try:
             args.server.start()
             runner = live_phase if name == "live" else polling_phase
