@@ -18,3 +18,5 @@ urlpatterns = [
     path("messages/", include("messaging.urls", namespace="messaging")),
     path("", include("coaching.urls")),
 ]
+
+handler500 = "hse.views.server_error"

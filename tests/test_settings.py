@@ -164,3 +164,24 @@ def test_the_channel_layer_is_redis_pub_sub_apart_per_redis_database():
     assert "RedisPubSubChannelLayer" in one.stdout, one.stderr
     # Redis's pub/sub channels ignore the database number: the prefix keeps two sites apart.
     assert "'prefix': 'hse-live-3'" in one.stdout and "'prefix': 'hse-live-0'" in other.stdout
+
+
+@pytest.mark.postgres("Django's connection pool is PostgreSQL's")
+def test_a_request_that_finds_no_free_connection_answers_503_not_500():
+    code = """
+import threading
+from django.db import connection
+from django.test import Client
+connection.ensure_connection()  # the pool's one connection, held by this thread
+answers = []
+def visit():
+    answers.append(Client(raise_request_exception=False).get('/'))
+thread = threading.Thread(target=visit)
+thread.start(); thread.join()
+print(answers[0].status_code, answers[0].headers.get('Retry-After'))
+"""
+    result = run_django(
+        code, DB_POOL_MAX="1", DB_POOL_TIMEOUT="1", DEBUG="false", ALLOWED_HOSTS="testserver"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["503", "5"]
