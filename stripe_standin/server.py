@@ -1,14 +1,18 @@
 import argparse
 import asyncio
 import html
+import json
 import logging
 import time
+import urllib.parse
 
 from aiohttp import web
 from localstripe import server as localstripe
 from localstripe.errors import UserError
 from localstripe.resources import Charge, Event, PaymentIntent, Store, StripeObject
 from localstripe.webhooks import register_webhook, schedule_webhook
+
+from stripe_standin import connect
 
 log = logging.getLogger("stripe_standin")
 
@@ -78,22 +82,78 @@ class CheckoutSession(StripeObject):
             schedule_webhook(Event("checkout.session.expired", self))
 
 
-_idempotent: dict[tuple[str, str], tuple[int, bytes]] = {}
+# Answers kept per (path, Idempotency-Key): the request's parameters, status and body.
+_idempotent: dict[tuple[str, str], tuple[str, int, bytes]] = {}
+_in_flight: set[tuple[str, str]] = set()
+
+
+async def _fingerprint(request) -> str:
+    """The request's parameters, whatever order the client encoded them in."""
+    body = await request.read()
+    try:
+        return json.dumps(json.loads(body), sort_keys=True)
+    except ValueError:
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return json.dumps(sorted(pairs))
+
+
+def _idempotency_error(status: int, message: str, *, code: str | None = None) -> web.Response:
+    error = {"type": "idempotency_error", "message": message}
+    if code:
+        error = {**error, "type": "invalid_request_error", "code": code}
+    return localstripe.json_response({"error": error}, status=status)
 
 
 @web.middleware
 async def idempotency(request, handler):
-    """Replays the first answer to a POST carrying the same Idempotency-Key, as Stripe does."""
+    """Stripe's idempotency keys: a POST repeated with the same key and parameters gets the
+    first answer again (marked Idempotent-Replayed) and does nothing twice; the same key
+    with other parameters is refused. As at Stripe, an answer is kept once the request got
+    past validating its parameters (successes, and errors such as a refused transfer);
+    an error in the parameters is not kept, so the corrected request may reuse the key."""
     key = request.headers.get("Idempotency-Key")
     if request.method != "POST" or not key:
         return await handler(request)
+    if len(key) > 255:
+        return localstripe.json_response(
+            {"error": {"type": "invalid_request_error", "param": "Idempotency-Key",
+                       "message": "Idempotency keys can be at most 255 characters long."}},
+            status=400,
+        )  # fmt: skip
+    fingerprint = await _fingerprint(request)
     cache_key = (request.path, key)
     if cache_key in _idempotent:
-        status, body = _idempotent[cache_key]
-        return web.Response(status=status, body=body, content_type="application/json")
-    response = await handler(request)
-    if response.status < 500:
-        _idempotent[cache_key] = (response.status, response.body)
+        kept, status, body = _idempotent[cache_key]
+        if kept != fingerprint:
+            return _idempotency_error(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters they "
+                f"were first used with. Try using a key other than '{key}' if you meant to "
+                "execute a different request.",
+            )
+        return web.Response(
+            status=status, body=body, content_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )  # fmt: skip
+    if cache_key in _in_flight:
+        return _idempotency_error(
+            409,
+            "There is currently another in-progress request using this Stripe API key and "
+            "idempotency key. Please try again later.",
+            code="idempotency_key_in_use",
+        )
+    _in_flight.add(cache_key)
+    try:
+        try:
+            response = await handler(request)
+            keep = response.status < 500
+        except UserError as error:
+            response = error.to_response()
+            keep = bool(getattr(error, "executed", False))
+    finally:
+        _in_flight.discard(cache_key)
+    if keep:
+        _idempotent[cache_key] = (fingerprint, response.status, response.body)
     return response
 
 
@@ -102,8 +162,6 @@ async def refund_events(request, handler):
     """localstripe records refunds but sends no event; Stripe sends charge.refunded."""
     response = await handler(request)
     if request.method == "POST" and request.path == "/v1/refunds" and response.status == 200:
-        import json
-
         refund = json.loads(response.body)
         schedule_webhook(Event("charge.refunded", Charge._api_retrieve(refund["charge"])))
     return response
@@ -111,8 +169,9 @@ async def refund_events(request, handler):
 
 @web.middleware
 async def hosted_pages_are_public(request, handler):
-    # The hosted checkout page is opened by the customer's browser, without an API key.
-    if request.path.startswith("/checkout/"):
+    # The hosted checkout and onboarding pages are opened by a person's browser, without an
+    # API key; the stand-in's own controls are as open as localstripe's /_config/.
+    if request.path.startswith(("/checkout/", "/connect/", "/_standin/")):
         return await handler(request)
     return await localstripe.auth_middleware(request, handler)
 
@@ -223,6 +282,7 @@ def build_app() -> web.Application:
     app.router.add_get("/checkout/{id}", checkout_page)
     app.router.add_post("/checkout/{id}/pay", checkout_pay)
     app.router.add_post("/checkout/{id}/cancel", checkout_cancel)
+    connect.add_routes(app)
     app.cleanup_ctx.append(expire_due_sessions)
     return app
 
@@ -232,7 +292,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--webhook-url", help="where to deliver signed events")
     parser.add_argument("--webhook-secret", help="the whsec_... secret to sign them with")
+    parser.add_argument(
+        "--account-link-seconds", type=int, default=connect.ACCOUNT_LINK_SECONDS,
+        help="how long an onboarding link stays usable (Stripe: a few minutes)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.account_link_seconds < 1:
+        parser.error("--account-link-seconds must be at least 1")
+    connect.ACCOUNT_LINK_SECONDS = args.account_link_seconds
     logging.basicConfig(level=logging.INFO, format="stripe-standin %(message)s")
     if args.webhook_url:
         if not args.webhook_secret:

@@ -59,11 +59,12 @@ def free_port() -> int:
 class StandIn:
     """The stripe_standin server in a subprocess, on a free port of 127.0.0.1."""
 
-    def __init__(self):
+    def __init__(self, *options: str):
+        """``options``: more of the stand-in's command-line options."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stripe_standin", "--port", str(self.port)],
+            [sys.executable, "-m", "stripe_standin", "--port", str(self.port), *options],
             cwd=ROOT,
             env={**os.environ},
             stdout=subprocess.DEVNULL,
