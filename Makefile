@@ -49,7 +49,7 @@ format: install
 # Security scans. bandit runs in CI; pip-audit needs its vulnerability database on the
 # internet (pypi.org / osv.dev), which CI's network does not reach, so it is run by hand.
 audit: install
-	$(BIN)/bandit -q -r accounts coaching hse ledger marketplace messaging payments requests_app sessions_app stripe_standin -x "*/migrations/*"
+	$(BIN)/bandit -q -r accounts coaching hse ledger marketplace messaging payments payouts requests_app sessions_app stripe_standin -x "*/migrations/*"
 	$(BIN)/pip-audit -r requirements.lock --progress-spinner off
 
 # Re-pin every dependency after changing pyproject.toml.

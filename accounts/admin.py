@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import User
+from accounts.models import CalendarFeed, User
 
 
 @admin.register(User)
@@ -28,3 +28,17 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """Who has a private calendar address. The secret is not shown: deleting the row stops
+    the address (its owner can make a new one from their settings)."""
+
+    list_display = ("user", "created_at")
+    search_fields = ("user__email", "user__display_name")
+    fields = ("user", "created_at")
+    readonly_fields = ("user", "created_at")
+
+    def has_add_permission(self, request):
+        return False

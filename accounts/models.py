@@ -81,3 +81,21 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.display_name.split(" ")[0] if self.display_name else self.email
+
+
+class CalendarFeed(models.Model):
+    """A person's private calendar address, ``/calendar/feed/<id>-<secret>.ics``: whoever
+    holds it reads their sessions and open requests without signing in. Renewing the secret
+    (``calendar_feed_renew``) stops the old address at once."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="calendar_feed")
+    # Compared in constant time (hmac.compare_digest) with the one in the address.
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Calendar address of {self.user}"
+
+    @property
+    def token(self) -> str:
+        return f"{self.pk}-{self.secret}"

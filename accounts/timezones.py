@@ -2,7 +2,6 @@
 
 import logging
 import zoneinfo
-from datetime import datetime
 from functools import cache
 from importlib.resources import files
 
@@ -79,9 +78,3 @@ def zone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
             (name, (place or name).replace("_", " ").replace("/", " – "))
         )
     return sorted(groups.items())
-
-
-def zone_label(name: str, at: datetime) -> str:
-    """'Europe/Berlin (CET)': the zone and its abbreviation at that instant."""
-    abbreviation = at.astimezone(zone_or_utc(name)).strftime("%Z")
-    return f"{name.replace('_', ' ')} ({abbreviation})"

@@ -37,6 +37,34 @@ def boundary_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     raise ValueError(f"no wall time exists after {day} +{minute}min in {zone}")  # pragma: no cover
 
 
+@lru_cache(maxsize=1 << 16)
+def boundary_end_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """Where a stretch that lasts *until* this wall time ends: the later of the two instants
+    when the wall time repeats (the clock shows earlier times until then), and the moment
+    the clock jumps when it falls in a gap."""
+    naive = datetime.combine(day, time()) + timedelta(minutes=minute)
+    later = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if later.astimezone(zone).replace(tzinfo=None) == naive:
+        return later
+    return boundary_instant(day, minute, zone)
+
+
+def wall_interval(starts: datetime, ends: datetime, zone: ZoneInfo) -> Interval:
+    """The UTC instants of a stretch of wall time [starts, ends) (naive datetimes) in
+    ``zone``: every moment at which the clock shows a time inside it. So a start in a gap
+    moves forward to the moment the clock jumps; a start that repeats takes the first
+    occurrence and an end that repeats the second (the repeated hour is inside); an end in a
+    gap is the moment the clock jumps. Seconds are ignored: times are whole minutes."""
+
+    def minute(moment: datetime) -> int:
+        return moment.hour * 60 + moment.minute
+
+    return (
+        boundary_instant(starts.date(), minute(starts), zone),
+        boundary_end_instant(ends.date(), minute(ends), zone),
+    )
+
+
 def _even_day_start(day: date, zone: ZoneInfo) -> datetime | None:
     """Local midnight of ``day`` as a UTC instant when the whole day keeps one UTC offset
     (every wall time is then midnight plus its minutes); None on a day the clocks change."""

@@ -1,3 +1,5 @@
+from datetime import datetime, time, timedelta
+
 from django import forms
 from django.conf import settings
 
@@ -124,6 +126,54 @@ class CoachProfileForm(forms.Form):
         return amount
 
 
+class CoachOffersForm(forms.Form):
+    """A trial session and a discount per package size; the services check them again."""
+
+    trial_offered = forms.BooleanField(
+        required=False,
+        label=f"Offer one {settings.HSE_TRIAL_MINUTES}-minute trial session per client",
+    )
+    trial_price = forms.CharField(
+        required=False,
+        max_length=12,
+        label=f"Trial price ({settings.HSE_CURRENCY})",
+        help_text="0 or empty: free.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for size in settings.HSE_PACKAGE_SIZES:
+            self.fields[f"discount_{size}"] = forms.IntegerField(
+                required=False,
+                min_value=0,
+                max_value=settings.HSE_MAX_PACKAGE_DISCOUNT_PERCENT,
+                label=f"{size} sessions: discount (%)",
+                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+            )
+
+    def clean_trial_price(self) -> int:
+        text = self.cleaned_data["trial_price"].strip()
+        if not text:
+            return 0
+        try:
+            amount = parse_major(text, settings.HSE_CURRENCY)
+        except MoneyError as error:
+            raise forms.ValidationError(str(error)) from None
+        if not 0 <= amount <= 100_000_00:
+            raise forms.ValidationError("The trial price must be between 0 (free) and 100,000.")
+        return amount
+
+    def discounts(self) -> dict[int, int]:
+        return {
+            size: self.cleaned_data.get(f"discount_{size}") or 0
+            for size in settings.HSE_PACKAGE_SIZES
+        }
+
+    def discount_fields(self):
+        return [self[f"discount_{size}"] for size in settings.HSE_PACKAGE_SIZES]
+
+
 class WindowForm(forms.Form):
     weekday = forms.TypedChoiceField(label="Day", choices=AvailabilityWindow.WEEKDAYS, coerce=int)
     start_minute = forms.TypedChoiceField(
@@ -142,8 +192,24 @@ class WindowForm(forms.Form):
 
 
 class TimeOffForm(forms.Form):
+    """Time off on the coach's own clock: from a day (and a time, else its start) to a day
+    (and a time, else its end). ``cleaned_data`` gains ``starts`` and ``ends``, naive wall
+    times, the end excluded."""
+
     first_day = DayField(label="First day off", widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(
+        label="From (time)",
+        required=False,
+        help_text="Empty: from the start of the day.",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
     last_day = DayField(label="Last day off", widget=forms.DateInput(attrs={"type": "date"}))
+    end_time = forms.TimeField(
+        label="Until (time)",
+        required=False,
+        help_text="Empty: to the end of the last day.",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
     note = forms.CharField(
         required=False,
         max_length=120,
@@ -154,6 +220,26 @@ class TimeOffForm(forms.Form):
     def clean(self):
         data = super().clean()
         first, last = data.get("first_day"), data.get("last_day")
-        if first and last and last < first:
+        if not (first and last):
+            return data
+        if last < first:
             raise forms.ValidationError("The last day off cannot be before the first.")
+        start_time, end_time = data.get("start_time"), data.get("end_time")
+        starts = datetime.combine(first, (start_time or time()).replace(second=0, microsecond=0))
+        if end_time is None:
+            ends = datetime.combine(last + timedelta(days=1), time())
+        else:
+            ends = datetime.combine(last, end_time.replace(second=0, microsecond=0))
+        if ends <= starts:
+            raise forms.ValidationError("Time off must end after it starts.")
+        data["starts"], data["ends"] = starts, ends
         return data
+
+
+class BusyCalendarForm(forms.Form):
+    url = forms.CharField(
+        max_length=2000,
+        label="Calendar address (iCal)",
+        help_text="The secret iCal address of your Google, Outlook or iCloud calendar.",
+        widget=forms.TextInput(attrs={"placeholder": "https://…/basic.ics", "inputmode": "url"}),
+    )

@@ -1,16 +1,30 @@
+import bisect
 import hashlib
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 from itertools import groupby
 from operator import or_
 
 from django.conf import settings
-from django.db.models import DateTimeField, Q, QuerySet, Value, prefetch_related_objects
+from django.db.models import (
+    CharField,
+    DateField,
+    DateTimeField,
+    F,
+    Q,
+    QuerySet,
+    TimeField,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Cast
 
 from accounts.models import User
-from coaching.availability import Interval, merge, slot_starts
-from coaching.models import CoachProfile, TimeOff
+from accounts.timezones import zone_or_utc
+from coaching.availability import Interval, free_intervals, merge, slot_starts, wall_interval
+from coaching.models import BusyTime, CoachProfile, TimeOff
 from hse.cache import (
     get_or_set_many_versioned,
     get_or_set_versioned,
@@ -80,8 +94,9 @@ def busy_rows(
     skip: Collection[str] = (),
 ) -> list[BusyRow]:
     """The one place that says what "busy" means, for the coach and the client, either of
-    which may be None: the coach's time off and every registered source's rows of either
-    (sessions and checkout holds; open session requests), from ``start`` to ``end``, each
+    which may be None: the coach's time off and external calendars' busy times, and every
+    registered source's rows of either (sessions and checkout holds; open session
+    requests), from ``start`` to ``end``, each
     with the instant it stops counting by the clock alone (``busy_at`` keeps what still
     counts at a given instant). ``ignore``: a row per source that must not collide with
     itself (``{"sessions": 12}``); ``skip``: sources that do not count (an accepted request
@@ -90,7 +105,10 @@ def busy_rows(
         or_, [Q(**{role: who}) for role, who in (("coach", coach), ("client", client)) if who]
     )
     time_off = TimeOff.objects.filter(coach=coach) if coach is not None else None
-    return _busy_union(people, time_off, start, end, ignore or {}, skip, fields=BUSY_FIELDS)
+    external = BusyTime.objects.filter(coach=coach) if coach is not None else None
+    return _busy_union(
+        people, time_off, start, end, ignore or {}, skip, fields=BUSY_FIELDS, external=external
+    )
 
 
 BUSY_FIELDS = ("starts_at", "ends_at", "frees_at")
@@ -102,6 +120,7 @@ def busy_rows_of_coaches(*, coach_ids, start: datetime, end: datetime) -> dict[i
     rows = _busy_union(
         Q(coach_id__in=coach_ids), TimeOff.objects.filter(coach_id__in=coach_ids), start, end,
         {}, (), fields=("coach_id", *BUSY_FIELDS),
+        external=BusyTime.objects.filter(coach_id__in=coach_ids),
     )  # fmt: skip
     by_coach: dict[int, list] = {}
     for coach_id, *row in rows:
@@ -109,24 +128,88 @@ def busy_rows_of_coaches(*, coach_ids, start: datetime, end: datetime) -> dict[i
     return by_coach
 
 
-def _busy_union(people: Q, time_off, start, end, ignore, skip, *, fields) -> list:
+# A time off row's wall times and the coach's current zone ride along in the busy rows' one
+# query (the other rows leave them empty) and become instants in Python (``_time_off_rows``).
+WALL_FIELDS = ("off_start_date", "off_start_time", "off_end_date", "off_end_time", "off_zone")
+# Typed, so that PostgreSQL matches every part of the union whatever part comes first.
+_NO_WALL_TIME = {
+    "off_start_date": Cast(Value(None), DateField()),
+    "off_start_time": Cast(Value(None), TimeField()),
+    "off_end_date": Cast(Value(None), DateField()),
+    "off_end_time": Cast(Value(None), TimeField()),
+    "off_zone": Cast(Value(None), CharField()),
+}
+
+
+def _busy_union(people: Q, time_off, start, end, ignore, skip, *, fields, external=None) -> list:
     # Sessions and requests last an hour at most: a lower bound on the start lets the
     # (person, starts_at) indexes read only the window, not everyone's whole history.
     during = Q(starts_at__lt=end, starts_at__gt=start - LONGEST_BOOKING, ends_at__gt=start)
+    columns = (*fields, *WALL_FIELDS)
     parts = [
-        source(people, during, ignore.get(name)).order_by().values_list(*fields)
+        source(people, during, ignore.get(name))
+        .order_by()
+        .annotate(**_NO_WALL_TIME)
+        .values_list(*columns)
         for name, source in _busy_sources.items()
         if name not in skip
     ]
-    if time_off is not None:
-        time_off = time_off.filter(starts_at__lt=end, ends_at__gt=start)
+    # The busy times of a coach's external calendars may last days, so they are read by
+    # their end, not their start.
+    if external is not None:
+        rows = external.filter(starts_at__lt=end, ends_at__gt=start)
         parts.append(
-            time_off.annotate(frees_at=Value(None, DateTimeField())).order_by().values_list(*fields)
+            rows.annotate(frees_at=Value(None, DateTimeField()), **_NO_WALL_TIME)
+            .order_by()
+            .values_list(*columns)
+        )
+    # Time off is wall time: read by local dates wide enough for any zone (no zone is more
+    # than a day from UTC), then made instants in the coach's current zone.
+    if time_off is not None:
+        rows = time_off.filter(
+            start_date__lte=end.date() + timedelta(days=1),
+            end_date__gte=start.date() - timedelta(days=1),
+        )
+        parts.append(
+            rows.annotate(
+                starts_at=Cast(Value(None), DateTimeField()),
+                ends_at=Cast(Value(None), DateTimeField()),
+                frees_at=Cast(Value(None), DateTimeField()),
+                off_start_date=F("start_date"),
+                off_start_time=F("start_time"),
+                off_end_date=F("end_date"),
+                off_end_time=F("end_time"),
+                off_zone=F("coach__time_zone"),
+            )
+            .order_by()
+            .values_list(*columns)
         )
     if not parts:
         return []
     first, *rest = parts
-    return list(first.union(*rest, all=True) if rest else first)  # one round trip
+    found = first.union(*rest, all=True) if rest else first  # one round trip
+    return _time_off_rows(found, len(fields), start, end)
+
+
+def _time_off_rows(found, width: int, start: datetime, end: datetime) -> list:
+    """The busy rows, each ``width`` long, with time off rows' wall times made instants in
+    their coach's zone (those that then miss [start, end) left out)."""
+    rows = []
+    for row in found:
+        head, (start_date, start_time, end_date, end_time, zone) = row[:width], row[width:]
+        if zone is None:
+            rows.append(tuple(head))
+            continue
+        begins, ends = wall_interval(
+            datetime.combine(start_date, start_time),
+            datetime.combine(end_date, end_time),
+            zone_or_utc(zone),
+        )
+        if begins < end and ends > start and begins < ends:
+            # The fields before the instants (the coach's id) are kept; instants replace
+            # the empty columns.
+            rows.append((*head[: width - 3], begins, ends, None))
+    return rows
 
 
 def busy_at(rows: list[BusyRow], now: datetime) -> list[Interval]:
@@ -302,3 +385,85 @@ def forget_coach_profiles(*coach_ids: int) -> None:
 
 def forget_catalog() -> None:
     new_versions_now_and_on_commit("catalog", ["all"])
+
+
+# --- Sessions booked with a coach, for the pages that ask before changing their hours -------
+@dataclass(frozen=True)
+class Booked:
+    """A booked session, as a page lists it when it asks "add anyway?"."""
+
+    starts_at: datetime
+    ends_at: datetime
+    title: str  # "Leadership with Alice"
+    url: str
+
+
+# The app that owns sessions registers the one source of them (in its ready()): for a
+# coach and a stretch of time, the sessions still booked in it.
+BookedSource = Callable[..., list[Booked]]
+_booked_sources: dict[str, BookedSource] = {}
+
+
+def booked_source_register(name: str, source: BookedSource) -> None:
+    _booked_sources[name] = source
+
+
+def booked_between(*, coach: CoachProfile, start: datetime, end: datetime) -> list[Booked]:
+    """The coach's booked sessions overlapping [start, end), in time order."""
+    found = [
+        item
+        for source in _booked_sources.values()
+        for item in source(coach=coach, start=start, end=end)
+    ]
+    return sorted(found, key=lambda item: (item.starts_at, item.url))
+
+
+def booked_in_time_off(
+    *, coach: CoachProfile, starts: datetime, ends: datetime, now: datetime
+) -> list[Booked]:
+    """The coach's sessions still to come that time off from wall time ``starts`` to
+    ``ends`` (the coach's clock) would cover."""
+    begins, finishes = wall_interval(starts, ends, coach.zone)
+    return [
+        item
+        for item in booked_between(coach=coach, start=max(begins, now), end=finishes)
+        if item.ends_at > now
+    ]
+
+
+def booked_outside_hours(*, coach: CoachProfile, zone, now: datetime) -> list[Booked]:
+    """The coach's sessions still to come that would sit outside their weekly hours, or
+    inside their time off, were the hours and the time off read in ``zone``."""
+    end = now + timedelta(days=settings.HSE_BOOKING_HORIZON_DAYS) + LONGEST_BOOKING
+    booked = booked_between(coach=coach, start=now, end=end)
+    if not booked:
+        return []
+    low = min(item.starts_at for item in booked)
+    high = max(item.ends_at for item in booked)
+    off = [
+        wall_interval(item.starts, item.ends, zone)
+        for item in coach.time_off.filter(
+            end_date__gte=low.date() - timedelta(days=1),
+            start_date__lte=high.date() + timedelta(days=1),
+        )
+    ]
+    free = free_intervals(windows=_windows(coach), zone=zone, start=low, end=high, busy=off)
+    starts = [interval[0] for interval in free]
+
+    def fits(item: Booked) -> bool:
+        index = bisect.bisect_right(starts, item.starts_at) - 1
+        return index >= 0 and free[index][1] >= item.ends_at
+
+    return [item for item in booked if not fits(item)]
+
+
+def coach_zone_clashes(*, user: User, time_zone: str, now: datetime) -> list[Booked]:
+    """What a coach's move of their account to ``time_zone`` would leave outside their
+    hours (``coaching.services.coach_zone_follow`` moves the hours only when the profile is
+    in the account's zone)."""
+    if not user.is_coach:
+        return []
+    coach = CoachProfile.objects.filter(user=user, time_zone=user.time_zone).first()
+    if coach is None:
+        return []
+    return booked_outside_hours(coach=coach, zone=zone_or_utc(time_zone), now=now)

@@ -1,16 +1,18 @@
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
 from accounts.timezones import is_valid_zone
-from coaching.availability import boundary_instant
+from coaching.availability import wall_interval
 from coaching.models import LANGUAGE_NAMES, AvailabilityWindow, CoachProfile, Skill, TimeOff
 from hse.bounds import beyond_horizon
 from hse.text import validate_single_line, validate_text
 
 MAX_MINIMUM_NOTICE_MINUTES = 30 * 24 * 60
+TRIAL_PRICE_MOST = 100_000_00  # minor units, as the database's coach_trial_price_bounded
 
 
 class CoachingError(Exception):
@@ -71,6 +73,29 @@ def coach_profile_update(
     return profile
 
 
+def coach_offers_update(
+    *, profile: CoachProfile, trial_offered: bool, trial_price: int, discounts: dict[int, int]
+) -> CoachProfile:
+    """The coach's trial (free at price 0) and discount per package size, each checked here
+    whatever the form said: a size we sell, 0 to HSE_MAX_PACKAGE_DISCOUNT_PERCENT."""
+    most = settings.HSE_MAX_PACKAGE_DISCOUNT_PERCENT
+    if not 0 <= trial_price <= TRIAL_PRICE_MOST:
+        raise CoachingError("The trial price must be between 0 (free) and 100,000.")
+    clean = {}
+    for size, percent in discounts.items():
+        if size not in settings.HSE_PACKAGE_SIZES:
+            raise CoachingError(f"There is no package of {size} sessions.")
+        if not isinstance(percent, int) or not 0 <= percent <= most:
+            raise CoachingError(f"A package discount is between 0 and {most} %.")
+        if percent:
+            clean[str(size)] = percent
+    profile.trial_offered = trial_offered
+    profile.trial_price = trial_price
+    profile.package_discounts = clean
+    profile.save(update_fields=["trial_offered", "trial_price", "package_discounts", "updated_at"])
+    return profile
+
+
 def _listing_follows_hours(coach: CoachProfile) -> None:
     """A complete profile is listed while it has weekly hours to sell, and not without."""
     has_hours = coach.availability_windows.exists()
@@ -125,30 +150,52 @@ def availability_window_remove(*, coach: CoachProfile, window: AvailabilityWindo
     _listing_follows_hours(_lock(coach))
 
 
+MAX_TIME_OFF = timedelta(days=367)  # a year of whole days, counting both ends
+
+
+def time_off_check(
+    *, coach: CoachProfile, starts: datetime, ends: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """The instants of time off from wall time ``starts`` to ``ends`` (naive, the coach's
+    clock) in the coach's zone, or CoachingError saying why it cannot be added."""
+    starts, ends = starts.replace(second=0, microsecond=0), ends.replace(second=0, microsecond=0)
+    if ends <= starts:
+        raise CoachingError("Time off must end after it starts.")
+    if ends - starts > MAX_TIME_OFF:
+        raise CoachingError("Time off can be at most a year at a time.")
+    begins, finishes = wall_interval(starts, ends, coach.zone)
+    if finishes <= begins:
+        raise CoachingError(
+            "Your clock skips that time (the clocks go forward then): there is nothing to take off."
+        )
+    if finishes <= now:
+        raise CoachingError("That time is already over.")
+    # The whole stretch lies within the horizon, not only its start.
+    if too_far := beyond_horizon(finishes - timedelta(microseconds=1), now):
+        raise CoachingError(too_far)
+    return begins, finishes
+
+
 @transaction.atomic
 def time_off_add(
-    *, coach: CoachProfile, first_day: date, last_day: date, note: str, now: datetime
+    *, coach: CoachProfile, starts: datetime, ends: datetime, note: str, now: datetime
 ) -> TimeOff:
-    """Whole days off, from the start of ``first_day`` to the end of ``last_day`` in the
-    coach's zone."""
-    if last_day < first_day:
-        raise CoachingError("The last day off cannot be before the first.")
-    zone = coach.zone
-    if last_day < now.astimezone(zone).date():
-        raise CoachingError("Those days are already over.")
-    if (last_day - first_day).days > 366:
-        raise CoachingError("Time off can be at most a year at a time.")
-    starts_at = boundary_instant(first_day, 0, zone)
-    ends_at = boundary_instant(last_day + timedelta(days=1), 0, zone)
-    # The whole stretch lies within the horizon, not only its first day.
-    if too_far := beyond_horizon(ends_at - timedelta(microseconds=1), now):
-        raise CoachingError(too_far)
+    """Time off from wall time ``starts`` up to ``ends`` (naive datetimes, the coach's
+    clock), kept as wall time: it stays at these local hours if the coach changes zone.
+    Sessions already booked then stay booked (the page asks first)."""
+    time_off_check(coach=coach, starts=starts, ends=ends, now=now)
+    starts, ends = starts.replace(second=0, microsecond=0), ends.replace(second=0, microsecond=0)
     coach = _lock(coach)
-    clash = coach.time_off.filter(starts_at__lt=ends_at, ends_at__gt=starts_at).first()
-    if clash is not None:
-        raise CoachingError("These days overlap time off you already have.")
+    nearby = coach.time_off.filter(start_date__lte=ends.date(), end_date__gte=starts.date())
+    if any(off.starts < ends and off.ends > starts for off in nearby):
+        raise CoachingError("These times overlap time off you already have.")
     return TimeOff.objects.create(
-        coach=coach, starts_at=starts_at, ends_at=ends_at, note=note.strip()
+        coach=coach,
+        start_date=starts.date(),
+        start_time=starts.time(),
+        end_date=ends.date(),
+        end_time=ends.time(),
+        note=note.strip(),
     )
 
 
@@ -157,3 +204,15 @@ def time_off_remove(*, coach: CoachProfile, time_off: TimeOff) -> None:
     if time_off.coach_id != coach.pk:
         raise CoachingError("That time off is not yours.")
     time_off.delete()
+
+
+@transaction.atomic
+def coach_zone_follow(*, user: User, old_zone: str, new_zone: str) -> None:
+    """A coach whose weekly hours are written in their account's zone takes them along when
+    the account moves to ``new_zone``: the hours and the time off stay at the same local
+    times there. A profile kept in a zone of its own is left alone."""
+    profile = CoachProfile.objects.select_for_update().filter(user=user).first()
+    if profile is None or profile.time_zone != old_zone or old_zone == new_zone:
+        return
+    profile.time_zone = new_zone
+    profile.save(update_fields=["time_zone", "updated_at"])

@@ -8,7 +8,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from django.dispatch import receiver
 
 from accounts.models import User
-from coaching.models import AvailabilityWindow, CoachProfile, Skill, TimeOff
+from coaching.models import AvailabilityWindow, BusyCalendar, CoachProfile, Skill, TimeOff
 from coaching.selectors import (
     forget_catalog,
     forget_coach_pages,
@@ -31,6 +31,8 @@ def _search_refresh(*coach_ids: int) -> None:
 @receiver([post_save, post_delete], sender=CoachProfile)
 def coach_profile_changed(sender, instance, **kwargs):
     forget_coach_pages(instance.pk)
+    # Kept schedules hold time off as instants of the profile's zone, which may have changed.
+    forget_schedules(coach_ids=[instance.pk])
     if kwargs.get("signal") is post_save:
         _search_refresh(instance.pk)
 
@@ -79,4 +81,10 @@ def _forget_skill(skill: Skill) -> None:
 @receiver([post_save, post_delete], sender=TimeOff)
 @receiver([post_save, post_delete], sender=AvailabilityWindow)
 def availability_changed(sender, instance, **kwargs):
+    forget_schedules(coach_ids=[instance.coach_id])
+
+
+@receiver(post_delete, sender=BusyCalendar)
+def busy_calendar_deleted(sender, instance, **kwargs):
+    """Its busy times went with it (the coach's button, or the admin's delete)."""
     forget_schedules(coach_ids=[instance.coach_id])

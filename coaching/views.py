@@ -11,10 +11,18 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.timezones import zone_or_utc
 from coaching import selectors, services
 from coaching.catalog import DAYPARTS
 from coaching.catalog import catalog as catalog_selection
-from coaching.forms import CatalogFilterForm, CoachProfileForm, TimeOffForm, WindowForm
+from coaching.forms import (
+    BusyCalendarForm,
+    CatalogFilterForm,
+    CoachOffersForm,
+    CoachProfileForm,
+    TimeOffForm,
+    WindowForm,
+)
 from coaching.models import AvailabilityWindow, Skill, TimeOff
 
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
@@ -78,9 +86,7 @@ def catalog(request):
     return render(request, "coaching/catalog.html", context)
 
 
-@coach_required
-def profile_edit(request):
-    profile = services.coach_profile_get_or_create(user=request.user)
+def _profile_form(profile, data=None) -> CoachProfileForm:
     initial = {
         "headline": profile.headline,
         "bio": profile.bio,
@@ -90,9 +96,25 @@ def profile_edit(request):
         "minimum_notice_hours": profile.minimum_notice_minutes // 60,
         "time_zone": profile.time_zone,
     }
-    form = CoachProfileForm(request.POST or None, initial=initial)
+    return CoachProfileForm(data, initial=initial)
+
+
+@coach_required
+def profile_edit(request):
+    profile = services.coach_profile_get_or_create(user=request.user)
+    form = _profile_form(profile, request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # A new zone moves the weekly hours and the time off: booked sessions that would then
+        # sit outside them are listed first, and "Save anyway" sends the form with ``confirm``.
+        if data["time_zone"] != profile.time_zone and not request.POST.get("confirm"):
+            clashes = selectors.booked_outside_hours(
+                coach=profile, zone=zone_or_utc(data["time_zone"]), now=timezone.now()
+            )
+            if clashes:
+                context = {"form": form, "profile": profile, "clashes": clashes,
+                           "offers_form": _offers_form(profile)}  # fmt: skip
+                return render(request, "coaching/profile_edit.html", context)
         try:
             services.coach_profile_update(
                 profile=profile,
@@ -112,7 +134,43 @@ def profile_edit(request):
                 return redirect("coaching:availability")
             messages.success(request, "Profile saved. You are listed in the catalog.")
             return redirect("coaching:profile_edit")
-    return render(request, "coaching/profile_edit.html", {"form": form, "profile": profile})
+    context = {"form": form, "profile": profile, "offers_form": _offers_form(profile)}
+    return render(request, "coaching/profile_edit.html", context)
+
+
+def _offers_form(profile, data=None) -> CoachOffersForm:
+    initial = {
+        "trial_offered": profile.trial_offered,
+        "trial_price": _major(profile.trial_price) if profile.trial_price else "",
+        **{
+            f"discount_{size}": profile.discount_for(size) or ""
+            for size in settings.HSE_PACKAGE_SIZES
+        },
+    }
+    return CoachOffersForm(data, initial=initial)
+
+
+@coach_required
+@require_POST
+def offers_edit(request):
+    """The profile page's "Trial and package discounts" card posts here."""
+    profile = services.coach_profile_get_or_create(user=request.user)
+    form = _offers_form(profile, request.POST)
+    if form.is_valid():
+        try:
+            services.coach_offers_update(
+                profile=profile,
+                trial_offered=form.cleaned_data["trial_offered"],
+                trial_price=form.cleaned_data["trial_price"],
+                discounts=form.discounts(),
+            )
+        except services.CoachingError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Trial and package discounts saved.")
+            return redirect("coaching:profile_edit")
+    context = {"form": _profile_form(profile), "profile": profile, "offers_form": form}
+    return render(request, "coaching/profile_edit.html", context, status=400)
 
 
 def _major(amount: int | None) -> str:
@@ -121,7 +179,9 @@ def _major(amount: int | None) -> str:
     return f"{amount // 100}" if amount % 100 == 0 else f"{amount / 100:.2f}"
 
 
-def _availability_context(profile, *, window_form=None, time_off_form=None) -> dict:
+def _availability_context(
+    profile, *, window_form=None, time_off_form=None, booked=None, pending=None
+) -> dict:
     windows = list(profile.availability_windows.all())
     week = [
         (number, name, [w for w in windows if w.weekday == number])
@@ -130,9 +190,18 @@ def _availability_context(profile, *, window_form=None, time_off_form=None) -> d
     return {
         "profile": profile,
         "week": week,
-        "time_off": profile.time_off.filter(ends_at__gt=timezone.now()),
+        # What is not over on the coach's clock (a stretch that ended earlier today too).
+        "time_off": profile.time_off.filter(
+            end_date__gte=timezone.now().astimezone(profile.zone).date()
+        ),
         "window_form": window_form or WindowForm(),
         "time_off_form": time_off_form or TimeOffForm(),
+        "busy_calendars": list(profile.busy_calendars.all()),
+        "busy_calendar_form": BusyCalendarForm(),
+        # A time off that lands on booked sessions waits for "Add anyway": what it covers,
+        # and the form's fields to send again.
+        "booked": booked or [],
+        "pending": pending,
     }
 
 
@@ -183,11 +252,28 @@ def window_remove(request, window_id: int):
 @coach_required
 @require_POST
 def time_off_add(request):
+    """Adds time off; when it covers booked sessions, lists them first and adds only on
+    "Add anyway" (the form sent again with ``confirm``). The sessions stay booked."""
     profile = services.coach_profile_get_or_create(user=request.user)
     form = TimeOffForm(request.POST)
+    now = timezone.now()
     if form.is_valid():
+        data = form.cleaned_data
         try:
-            services.time_off_add(coach=profile, now=timezone.now(), **form.cleaned_data)
+            services.time_off_check(
+                coach=profile, starts=data["starts"], ends=data["ends"], now=now
+            )
+            booked = selectors.booked_in_time_off(
+                coach=profile, starts=data["starts"], ends=data["ends"], now=now
+            )
+            if booked and not request.POST.get("confirm"):
+                return _availability_response(
+                    request, profile, "time-off", time_off_form=form, booked=booked,
+                    pending=_time_off_fields(form),
+                )  # fmt: skip
+            services.time_off_add(
+                coach=profile, starts=data["starts"], ends=data["ends"], note=data["note"], now=now
+            )
         except services.CoachingError as error:
             form.add_error(None, str(error))
         else:
@@ -196,6 +282,11 @@ def time_off_add(request):
                 return redirect("coaching:availability")
             form = None
     return _availability_response(request, profile, "time-off", time_off_form=form)
+
+
+def _time_off_fields(form: TimeOffForm) -> list[tuple[str, str]]:
+    """The form's fields as it was sent, to send again with "Add anyway"."""
+    return [(name, form.data.get(name, "")) for name in form.fields]
 
 
 @coach_required

@@ -54,3 +54,10 @@ def parse_major(text: str, currency: str) -> int:
 def price_for_minutes(*, hourly: int, minutes: int) -> int:
     """hourly × minutes / 60, rounded half up to the minor unit, in integers only."""
     return int((Decimal(hourly) * minutes / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def discounted(price: int, percent: int) -> int:
+    """``price`` less ``percent`` per cent, rounded half up to the minor unit."""
+    return int(
+        (Decimal(price) * (100 - percent) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    )

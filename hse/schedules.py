@@ -55,17 +55,48 @@ PERIODIC_TASKS: dict[str, Every] = {
         description="Expires unpaid orders and top-ups, and frees their held slots, after "
         f"{settings.HSE_HOLD_MINUTES} minutes.",
     ),
+    "expire unused credits": Every(
+        task="ledger.credit_expiry",
+        seconds=60,
+        description="Returns unused credits past their expiry to the wallet at their price, "
+        "and reminds clients "
+        f"{' and '.join(str(d) for d in settings.HSE_PACKAGE_EXPIRY_REMINDER_DAYS)} days before.",
+    ),
     "follow up card refunds": Every(
         task="payments.follow_up_refunds",
         seconds=60,
         description="Sends card refunds whose hand-over was lost and asks Stripe about ones "
         "pending for an hour.",
     ),
+    "follow up payouts": Every(
+        task="payouts.follow_up",
+        seconds=60,
+        description="Sends again Stripe payouts whose hand-over or answer was lost, with the "
+        "same idempotency key.",
+    ),
+    "weekly automatic payouts": Every(
+        task="payouts.auto_weekly",
+        seconds=3600,
+        description="On the payout weekday, pays coaches who chose weekly Stripe payouts what "
+        "is available, once a week.",
+    ),
+    "remind unfinished payout onboarding": Every(
+        task="payouts.onboarding_reminders",
+        seconds=3600,
+        description=f"Emails a coach once who started Stripe onboarding "
+        f"{settings.HSE_ONBOARDING_REMINDER_HOURS} hours ago and has not finished it.",
+    ),
     "email about unread messages": Every(
         task="messaging.email_unread",
         seconds=60,
         description="Emails people about messages unread for "
         f"{settings.HSE_UNREAD_EMAIL_MINUTES} minutes, once per conversation until they read.",
+    ),
+    "read coaches' busy calendars": Every(
+        task="coaching.refresh_busy_calendars",
+        seconds=300,
+        description="Reads coaches' external calendars not read for "
+        f"{settings.HSE_BUSY_CALENDAR_REFRESH_MINUTES} minutes; their events block those times.",
     ),
     "flush the email outbox": Every(
         task="hse.flush_emails",

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "ledger",
     "sessions_app",
     "messaging",
+    "payouts",
     "payments",
     "requests_app",
     "marketplace",
@@ -311,6 +312,8 @@ else:
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# The Connect endpoint's own signing secret (events about coaches' connected accounts).
+STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE", None, ("http", "https"))
 # Test keys (and the local stand-in) make the site say that payments are in test mode.
 STRIPE_TEST_MODE = not (STRIPE_SECRET_KEY or "").startswith("sk_live_")
@@ -392,6 +395,18 @@ HSE_HOLD_MINUTES = 30  # a checkout holds its slot this long (Stripe's shortest 
 HSE_BOOKING_DAYS = 28  # how far ahead the buy flow and scheduling offer times
 # Nothing may be booked, requested or taken off further ahead than this (SPEC 1).
 HSE_BOOKING_HORIZON_DAYS = 180
+# Coaches' external busy calendars (coaching.busy_calendars): how many per coach, how often
+# each is read again, and the limits of one read. Reading an address a coach typed is a way
+# into our network: only public addresses are fetched, unless ALLOW_PRIVATE (tests serving
+# a calendar from this machine, a local development machine) says otherwise: True for every
+# loopback and private address, or a set of addresses (the tests' server); link-local and
+# metadata addresses are refused even then.
+HSE_BUSY_CALENDARS_PER_COACH = 5
+HSE_BUSY_CALENDAR_REFRESH_MINUTES = 30
+HSE_CALENDAR_FETCH_TIMEOUTS = (5, 15)  # seconds: to connect, for the whole read
+HSE_CALENDAR_FETCH_MAX_BYTES = 2 * 1024 * 1024
+HSE_CALENDAR_FETCH_MAX_REDIRECTS = 3
+HSE_CALENDAR_FETCH_ALLOW_PRIVATE = env_bool("HSE_CALENDAR_FETCH_ALLOW_PRIVATE", False)
 # Checkouts a client may have waiting for payment at once, each holding a slot.
 HSE_MAX_OPEN_CHECKOUTS = 3
 # Session requests (SPEC 4): at least this many hours between sending and the start...
@@ -410,9 +425,27 @@ HSE_LATE_NOTICE_MINUTES = (5, 10)  # the coach's one-tap "I'm N minutes late" in
 HSE_AUTO_END_MINUTES_AFTER = 15  # after the scheduled end, a session still open ends
 HSE_AUTO_CONFIRM_HOURS = 72  # after the end, an unreported session is confirmed
 HSE_CLIENT_CANCEL_HOURS = 24  # a client cancelling later than this loses the credit
+HSE_COACH_LATE_CANCEL_HOURS = 24  # a coach cancelling later than this gets a record
+HSE_RATING_DAYS = 14  # a confirmed session not yet rated may be rated this long after
 HSE_REMINDERS_MINUTES_BEFORE = (24 * 60, 15)  # the day-before and the starting-soon emails
 HSE_PLATFORM_FEE_PERCENT = 15
+# Packages (issue 22): a credit may be scheduled for this many months after its purchase;
+# the client is reminded these many days before, may ask the coach for this many months
+# more, and an unused credit left at its expiry goes back to the wallet at its price. A
+# credit given back (a cancelled session) this close to its expiry gets these days again.
+HSE_PACKAGE_VALIDITY_MONTHS = 6
+HSE_PACKAGE_EXPIRY_REMINDER_DAYS = (14, 3)
+HSE_PACKAGE_EXTENSION_MONTHS = 3
+HSE_CREDIT_GIVEN_BACK_DAYS = 14
+# A coach may offer each client one trial session of this length, free or at their price,
+# and a discount per package size of at most this many per cent.
+HSE_TRIAL_MINUTES = 30
+HSE_MAX_PACKAGE_DISCOUNT_PERCENT = 50
 HSE_TOP_UP_LIMITS = (500, 100_000)  # minor units: $5 to $1,000 per top-up
+# Payouts to coaches.
+HSE_PAYOUT_LIMITS = (1000, 300_000)  # minor units: $10 to $3,000 per payout
+HSE_AUTO_PAYOUT_WEEKDAY = 0  # Monday (UTC): the weekly automatic payout, for those who chose it
+HSE_ONBOARDING_REMINDER_HOURS = 24  # Stripe onboarding started, not finished: one email after
 # Messages (SPEC 11).
 HSE_MESSAGE_MAX_LENGTH = 2000  # characters in one message
 HSE_NEW_CONVERSATIONS_PER_DAY = 5  # new conversations a client may start in 24 hours

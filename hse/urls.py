@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("marketplace.urls")),
     path("", include("payments.urls")),
+    path("", include("payouts.urls")),
     path("sessions/", include("sessions_app.urls")),
     path("requests/", include("requests_app.urls")),
     path("messages/", include("messaging.urls", namespace="messaging")),

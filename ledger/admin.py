@@ -28,7 +28,9 @@ class CreditEventInline(admin.TabularInline):
 
 @admin.register(Credit)
 class CreditAdmin(_ReadOnly):
-    list_display = ("pk", "client", "coach", "skill", "duration_minutes", "price_paid", "status")
+    list_display = (
+        "pk", "client", "coach", "skill", "duration_minutes", "price_paid", "status", "expires_at",
+    )  # fmt: skip
     list_filter = ("status",)
     search_fields = ("client__email", "coach__user__display_name")
     list_select_related = ("client", "coach__user", "skill")

@@ -18,6 +18,11 @@ class Credit(OwnedState):
         SCHEDULED = "scheduled", "Scheduled"
         USED = "used", "Used"
         REFUNDED = "refunded", "Refunded"
+        # Unused at its expiry, or when the client ended the package: back to the wallet.
+        EXPIRED = "expired", "Expired, refunded to the wallet"
+        ENDED = "ended", "Package ended, refunded to the wallet"
+        # A request changed the session's length: a credit of the new length replaced it.
+        EXCHANGED = "exchanged", "Exchanged for another length"
 
     order = models.ForeignKey("payments.Order", on_delete=models.PROTECT, related_name="credits")
     client = models.ForeignKey(
@@ -30,6 +35,11 @@ class Credit(OwnedState):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Until when it may be scheduled (HSE_PACKAGE_VALIDITY_MONTHS after the purchase, later
+    # when the coach extends it); None for credits bought before packages had a validity.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The days-before of the latest expiry reminder sent for this expiry (None: none yet).
+    expiry_reminded = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "payments_credit"  # made by the payments app, whose orders issue credits
@@ -37,7 +47,8 @@ class Credit(OwnedState):
         indexes = [
             models.Index(
                 fields=["client", "coach", "status"], name="payments_cr_client__71f4f0_idx"
-            )
+            ),
+            models.Index(fields=["status", "expires_at"], name="credit_expiry_idx"),
         ]
 
     def __str__(self) -> str:
@@ -60,6 +71,8 @@ class WalletEntry(models.Model):
         PAYMENT = "payment", "Payment"
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment by an admin"
+        UNUSED = "unused", "Unused credits returned"
+        EXCHANGE = "exchange", "Session length changed"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet_entries"
@@ -97,16 +110,28 @@ class WalletEntry(models.Model):
 
 
 class EarningEntry(models.Model):
-    """What a coach earned, or gave back, for one credit: rows are only ever added. A credit
-    used (its session confirmed, its report declined, or cancelled too late by the client)
-    earns its price minus the platform fee; a refund of a used credit reverses that."""
+    """What a coach earned, gave back, or was paid out: rows are only ever added, and the
+    coach's balance is their sum. A credit used (its session confirmed, its report
+    declined, or cancelled too late by the client) earns its price minus the platform fee;
+    a refund of a used credit reverses that. A payout takes its amount off the balance, and
+    a payout that did not reach the coach (refused, reversed, cancelled) puts it back."""
 
     class Kind(models.TextChoices):
         EARNED = "earned", "Earned"
         REVERSED = "reversed", "Reversed by a refund"
+        PAYOUT = "payout", "Payout"
+        RETURNED = "returned", "Payout returned"
+
+    CREDIT_KINDS = (Kind.EARNED, Kind.REVERSED)
+    PAYOUT_KINDS = (Kind.PAYOUT, Kind.RETURNED)
 
     coach = models.ForeignKey(CoachProfile, on_delete=models.PROTECT, related_name="earnings")
-    credit = models.ForeignKey(Credit, on_delete=models.PROTECT, related_name="earnings")
+    credit = models.ForeignKey(
+        Credit, null=True, blank=True, on_delete=models.PROTECT, related_name="earnings"
+    )
+    payout = models.ForeignKey(
+        "payouts.Payout", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
     session = models.ForeignKey(
         "sessions_app.Session", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -126,6 +151,28 @@ class EarningEntry(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount=models.F("gross") - models.F("fee")), name="earning_net_of_fee"
+            ),
+            # A session's entry names its credit; a payout's names the payout, carries no
+            # fee, takes money off (payout) or puts it back (returned).
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["earned", "reversed"], credit__isnull=False, payout__isnull=True)
+                    | Q(
+                        kind="payout",
+                        payout__isnull=False,
+                        credit__isnull=True,
+                        fee=0,
+                        amount__lt=0,
+                    )
+                    | Q(
+                        kind="returned",
+                        payout__isnull=False,
+                        credit__isnull=True,
+                        fee=0,
+                        amount__gt=0,
+                    )
+                ),
+                name="earning_names_its_cause",
             ),
         ]
 

@@ -23,7 +23,7 @@ def earnings_by_month(*, coach, zone, months: int = 12) -> list[MonthEarnings]:
     """Per month of the entries (in ``zone``), newest first, the sums of the coach's
     earning entries: what clients paid, the platform's fee and the coach's share. A refund
     of an earned session counts against the month it was refunded in."""
-    rows = EarningEntry.objects.filter(coach=coach).values_list(
+    rows = EarningEntry.objects.filter(coach=coach, kind__in=EarningEntry.CREDIT_KINDS).values_list(
         "created_at", "kind", "gross", "fee", "amount"
     )
     by_month: dict[datetime, list[int]] = {}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace import views
+from marketplace import feeds, views
 
 app_name = "marketplace"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("sessions/pending/", views.pending, name="pending"),
     path("sessions/calendar/", views.calendar, name="calendar"),
     path("sessions/dashboard/", views.dashboard, name="dashboard"),
+    path("calendar/feed/<str:token>.ics", feeds.calendar_feed, name="calendar_feed"),
 ]

@@ -2,6 +2,7 @@
 times), the pending actions, the calendar, and the coach's dashboard."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -10,14 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages import get_messages
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET
 
-from accounts.timezones import zone_label
 from coaching.availability import boundary_instant
 from coaching.models import CoachProfile
 from coaching.selectors import (
@@ -26,6 +26,7 @@ from coaching.selectors import (
     listed_coach_or_none,
     slots_by_local_day,
 )
+from hse import clock
 from hse.bounds import day_ok, small_int
 from hse.http import card_tag
 from hse.money import format_money, price_for_minutes
@@ -42,6 +43,20 @@ from sessions_app.selectors import coach_reviews, sessions_upcoming
 COACH_PAGE_FIRST_DAYS = 4  # days with open times shown before "more"
 # Each open time opens the buy page with it chosen (the skill too, when there is one).
 SLOT_HTML = '<li><a class="slot slot-link" href="{}"><time datetime="{}">{}</time></a></li>'
+
+
+def _labelled_day(day, times, zone) -> tuple:
+    """(day, the abbreviation its heading shows, [(time, label)]): the times carry their own
+    abbreviation on a day whose clocks change, so the heading cannot name one."""
+    abbr = clock.shared_abbreviation(times, zone)
+    return (
+        day,
+        abbr,
+        [
+            (t, f"{clock.local_time(t, zone):%H:%M}" if abbr else clock.clock(t, zone))
+            for t in times
+        ],
+    )
 
 
 @require_GET
@@ -98,15 +113,18 @@ def coach_detail(request, coach_id: int):
         "slot_days": [
             (
                 day,
+                abbr,
                 format_html_join(
-                    "", SLOT_HTML, ((buy(t), t.isoformat(), f"{t:%H:%M}") for t in times)
+                    "", SLOT_HTML, ((buy(t), t.isoformat(), label) for t, label in labelled)
                 ),
             )
-            for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
+            for day, abbr, labelled in (
+                _labelled_day(day, times, request.viewer_zone)
+                for day, times in (slot_days if show_all else slot_days[:COACH_PAGE_FIRST_DAYS])
+            )
         ],
         "more_days": 0 if show_all else max(0, len(slot_days) - COACH_PAGE_FIRST_DAYS),
         "slot_days_shown": days,
-        "zone_label": zone_label(request.viewer_zone_name, now),
         "zone_source": request.viewer_zone_source,
     }
     if request.htmx and request.htmx.target == "slots":
@@ -196,14 +214,21 @@ def pending(request):
     return render(request, "marketplace/pending.html", _pending_context(request))
 
 
+CALENDAR_VIEWS = ("week", "month")
+GRID_HOURS = (6, 22)  # the week grid's usual hours, widened to show anything outside them
+
+
 @login_required
 @require_GET
 def calendar(request):
-    """Week or month of sessions and requests, in the viewer's zone."""
+    """Week (an hour grid) or month of every session and request, in the viewer's zone."""
     zone = request.viewer_zone
     now = timezone.now()
-    view = "month" if request.GET.get("view") == "month" else "week"
-    today = now.astimezone(zone).date()
+    view = request.GET.get("view") or "week"
+    if view not in CALENDAR_VIEWS:
+        messages.error(request, "A calendar shows a week or a month; showing the week.")
+        view = "week"
+    today = clock.local_time(now, zone).date()
     try:
         anchor = date.fromisoformat(request.GET["date"][:10]) if request.GET.get("date") else today
     except ValueError:
@@ -222,12 +247,15 @@ def calendar(request):
         last = next_month + timedelta(days=(7 - next_month.weekday()) % 7)
         previous = (month_start - timedelta(days=1)).replace(day=1)
         following = next_month
+    if not (day_ok(previous) and day_ok(following)):  # the ends of the years we show
+        messages.error(request, "That date is not valid; showing today.")
+        return redirect(f"{reverse('marketplace:calendar')}?view={view}")
     start = local_midnight(first, zone)
     end = local_midnight(last, zone)
     items = selectors.calendar_items(user=request.user, start=start, end=end, now=now)
     by_day: dict[date, list] = {}
     for item in items:
-        by_day.setdefault(item.starts_at.astimezone(zone).date(), []).append(item)
+        by_day.setdefault(clock.local_time(item.starts_at, zone).date(), []).append(item)
     days = [
         (first + timedelta(days=n), by_day.get(first + timedelta(days=n), []))
         for n in range((last - first).days)
@@ -242,11 +270,89 @@ def calendar(request):
         "previous": previous,
         "following": following,
         "title": _calendar_title(view, first, last, anchor),
+        "legend": selectors.CALENDAR_LEGEND,
+        "cut": len(items) >= selectors.CALENDAR_MAX_ITEMS,
+        "now": now,
     }
+    if view == "week":
+        context["grid"] = week_grid(days, zone)
     template = "marketplace/calendar.html"
     if request.htmx and request.htmx.target == "calendar":
         template += "#calendar"
     return render(request, template, context)
+
+
+@dataclass(frozen=True)
+class GridEvent:
+    item: selectors.CalendarItem
+    style: str  # where it sits in its day's column (top, height, left, width, in %)
+    short: bool  # too short a box for every line: the page shows fewer
+
+
+@dataclass(frozen=True)
+class WeekGrid:
+    hours: list[int]  # the hours the rows stand for, e.g. 6..21
+    columns: list[tuple[date, list[GridEvent]]]
+
+
+def week_grid(days: list[tuple[date, list]], zone) -> WeekGrid:
+    """The week as an hour grid: each item placed in its start day's column at its local
+    wall time, as tall as its local times say (as long as it lasts where the wall clock
+    repeats an hour), cut at midnight; items that overlap share the column's width."""
+    placed = []  # (day, item, start minute, end minute)
+    for day, items in days:
+        for item in items:
+            begins = clock.local_time(item.starts_at, zone)
+            ends = clock.local_time(item.ends_at, zone)
+            first = begins.hour * 60 + begins.minute
+            last = 24 * 60 if ends.date() > day else ends.hour * 60 + ends.minute
+            if last <= first:  # the repeated hour: the wall clock went back
+                minutes = int((item.ends_at - item.starts_at).total_seconds() // 60)
+                last = min(24 * 60, first + max(minutes, 15))
+            placed.append((day, item, first, last))
+    low, high = GRID_HOURS
+    for _, _, first, last in placed:
+        low = min(low, first // 60)
+        high = max(high, -(-last // 60))
+    span = (high - low) * 60
+    columns = []
+    for day, _ in days:
+        mine = sorted((p for p in placed if p[0] == day), key=lambda p: (p[2], -p[3]))
+        events = []
+        for group in _overlapping(mine):
+            lanes: list[int] = []  # the minute each lane is free again
+            seated = []
+            for entry in group:
+                lane = next((n for n, free in enumerate(lanes) if free <= entry[2]), len(lanes))
+                if lane == len(lanes):
+                    lanes.append(0)
+                lanes[lane] = entry[3]
+                seated.append((entry, lane))
+            width = 100 / len(lanes)
+            for (_, item, first, last), lane in seated:
+                top = (first - low * 60) / span * 100
+                height = max(last - first, 15) / span * 100
+                style = (
+                    f"top:{top:.3f}%;height:{height:.3f}%;"
+                    f"left:{lane * width:.3f}%;width:{width:.3f}%"
+                )
+                events.append(GridEvent(item=item, style=style, short=last - first < 60))
+        columns.append((day, events))
+    return WeekGrid(hours=list(range(low, high)), columns=columns)
+
+
+def _overlapping(entries: list) -> list[list]:
+    """Entries (sorted by start) in groups that overlap one another in a chain."""
+    groups: list[list] = []
+    reach = -1
+    for entry in entries:
+        if groups and entry[2] < reach:
+            groups[-1].append(entry)
+            reach = max(reach, entry[3])
+        else:
+            groups.append([entry])
+            reach = entry[3]
+    return groups
 
 
 def _calendar_title(view: str, first: date, last: date, anchor: date) -> str:

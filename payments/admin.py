@@ -16,7 +16,17 @@ from hse.money import format_money
 from ledger.models import Credit
 from messaging.selectors import pair_messages_between
 from payments import refunds
-from payments.models import Order, OrderEvent, Refund, RefundEvent, StripeEvent, TopUp, TopUpEvent
+from payments.models import (
+    Order,
+    OrderEvent,
+    PackageExtension,
+    PackageExtensionEvent,
+    Refund,
+    RefundEvent,
+    StripeEvent,
+    TopUp,
+    TopUpEvent,
+)
 from payments.services import PaymentError
 from sessions_app.models import Report
 
@@ -49,7 +59,7 @@ class CreditInline(admin.TabularInline):
     model = Credit
     extra = 0
     can_delete = False
-    fields = ("skill", "duration_minutes", "price_paid", "currency", "status")
+    fields = ("skill", "duration_minutes", "price_paid", "currency", "status", "expires_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -376,3 +386,27 @@ class ReportAdmin(admin.ModelAdmin):
                 request, f"Decided: {report.get_decision_display()}. The client was emailed."
             )
         return HttpResponseRedirect(request.path)
+
+
+class PackageExtensionEventInline(_EventInline):
+    model = PackageExtensionEvent
+
+
+@admin.register(PackageExtension)
+class PackageExtensionAdmin(admin.ModelAdmin):
+    """Read-only: the coach answers on the site."""
+
+    list_display = ("pk", "order", "months", "status", "created_at", "decided_at")
+    list_filter = ("status",)
+    search_fields = ("order__client__email", "order__coach__user__display_name")
+    readonly_fields = ("order", "months", "status", "created_at", "decided_at", "new_expires_at")
+    inlines = [PackageExtensionEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

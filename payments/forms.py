@@ -18,6 +18,7 @@ class CheckoutForm(forms.Form):
     start = InstantField(required=False)
     method = forms.ChoiceField(choices=[("stripe", "Card"), ("wallet", "Wallet")])
     token = forms.CharField(required=False, max_length=64)
+    trial = forms.BooleanField(required=False)
 
     def clean(self):
         data = super().clean()

@@ -21,6 +21,7 @@ class Order(models.Model):
     class Method(models.TextChoices):
         STRIPE = "stripe", "Card (Stripe)"
         WALLET = "wallet", "Wallet"
+        FREE = "free", "Free trial"  # nothing to pay: no wallet entry, no Stripe
 
     client = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
@@ -30,6 +31,10 @@ class Order(models.Model):
     duration_minutes = models.PositiveSmallIntegerField()
     quantity = models.PositiveSmallIntegerField()
     unit_price = models.PositiveIntegerField(help_text="Per session, minor units.")
+    # The coach's package discount applied to unit_price (per cent), and whether this is the
+    # client's one trial session with the coach.
+    discount_percent = models.PositiveSmallIntegerField(default=0)
+    is_trial = models.BooleanField(default=False)
     total_price = models.PositiveIntegerField(help_text="Minor units.")
     currency = models.CharField(max_length=3)
     method = models.CharField(max_length=10, choices=Method.choices)
@@ -69,6 +74,18 @@ class Order(models.Model):
                 fields=["client", "checkout_token"],
                 condition=Q(checkout_token__isnull=False),
                 name="order_token_once_per_client",
+            ),
+            # One trial per client and coach: one being paid or paid counts; one that
+            # expired or was cancelled unpaid may be tried again. One held for review is
+            # not counted here: a late card payment for an expired trial, after the client
+            # bought another, must be held (payments.services.trial_clash), never refused.
+            models.UniqueConstraint(
+                fields=["client", "coach"],
+                condition=Q(is_trial=True, status__in=["pending", "paid"]),
+                name="one_trial_per_client_and_coach",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_percent__lte=100), name="order_discount_bounded"
             ),
         ]
 
@@ -193,3 +210,40 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class PackageExtension(models.Model):
+    """A client's request that the coach let a package's credits be scheduled longer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the coach"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="extensions")
+    months = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # The expiry the acceptance set, for both people to read.
+    new_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open question per package: asking again waits for the answer.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(status="pending"), name="one_open_extension"
+            ),
+            models.CheckConstraint(condition=Q(months__gte=1), name="extension_months_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Extension of order #{self.order_id} by {self.months} month(s)"
+
+
+class PackageExtensionEvent(Event):
+    extension = models.ForeignKey(PackageExtension, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(Event.Meta):
+        pass

@@ -66,10 +66,12 @@ def _refund_record(*, kind: str, amount: int, currency: str, key: str, by, now, 
 
 
 def _to_wallet(refund: Refund, *, user: User, by, now: datetime) -> None:
-    ledger.wallet_post(
-        user=user, amount=refund.amount, reason=WalletEntry.Reason.REFUND,
-        key=f"refund-{refund.pk}", refund=refund, order=refund.order, now=now,
-    )  # fmt: skip
+    # A free trial's credit gives back nothing: the refund is recorded, no money moves.
+    if refund.amount:
+        ledger.wallet_post(
+            user=user, amount=refund.amount, reason=WalletEntry.Reason.REFUND,
+            key=f"refund-{refund.pk}", refund=refund, order=refund.order, now=now,
+        )  # fmt: skip
     REFUND.move(
         refund, "credit_wallet", by=by, now=now, why="credited to the wallet", settled_at=now
     )
@@ -88,22 +90,33 @@ def _send_after_commit(refund: Refund) -> None:
 
 def credit_refund(*, credit: Credit, to_card: bool, by: User | None, now: datetime, why: str):
     """The price paid for a credit goes back, once: to the card it was paid with when
-    ``to_card`` and it was paid by card, else to the wallet. Call inside a transaction."""
+    ``to_card`` and it was paid by card, else to the wallet. The card gets back at most what
+    it paid for the credit (the order's unit price); what a longer length added from the
+    wallet goes back to the wallet, by a second refund with its own key. Call inside a
+    transaction. Returns the first refund (the card's, when there is one)."""
     credit = Credit.objects.select_for_update().select_related("order", "client").get(pk=credit.pk)
     order = credit.order
-    card = to_card and order.method == Order.Method.STRIPE
+    on_card = min(credit.price_paid, order.unit_price)
+    card = to_card and order.method == Order.Method.STRIPE and on_card > 0
     refund, made = _refund_record(
-        kind=Refund.Kind.TO_CARD if card else Refund.Kind.TO_WALLET, amount=credit.price_paid,
-        currency=credit.currency, key=_key(credit), by=by, now=now, why=why, credit=credit,
-        order=order,
+        kind=Refund.Kind.TO_CARD if card else Refund.Kind.TO_WALLET,
+        amount=on_card if card else credit.price_paid, currency=credit.currency,
+        key=_key(credit), by=by, now=now, why=why, credit=credit, order=order,
     )  # fmt: skip
     if not made:
         return refund
     ledger.credit_refund(credit=credit, by=by, now=now, why=why)
-    if card:
-        _send_after_commit(refund)
-    else:
+    if not card:
         _to_wallet(refund, user=credit.client, by=by, now=now)
+        return refund
+    _send_after_commit(refund)
+    if rest := credit.price_paid - on_card:
+        topped, _ = _refund_record(
+            kind=Refund.Kind.TO_WALLET, amount=rest, currency=credit.currency,
+            key=f"{_key(credit)}-wallet", by=by, now=now,
+            why=f"{why}: the part paid from the wallet", credit=credit, order=order,
+        )  # fmt: skip
+        _to_wallet(topped, user=credit.client, by=by, now=now)
     return refund
 
 
@@ -253,6 +266,10 @@ def review_fulfil(*, row: Order | TopUp, by: User, now: datetime) -> None:
     with transaction.atomic():
         if isinstance(row, Order):
             order = services.order_lock(row.pk)
+            if order.status == Order.Status.REVIEW and services.trial_clash(order):
+                raise PaymentError(
+                    "The client has another trial with this coach; refund this payment."
+                )
             services._order_fulfil(
                 order, action="fulfil_reviewed", by=by, now=now, why=f"accepted by {by.email}"
             )

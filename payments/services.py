@@ -4,18 +4,19 @@ the wallet. Prices are read from the database inside the transaction that writes
 Stripe is called only after commit, or outside any transaction."""
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from hse import live
 from hse.emails import batched
-from hse.money import format_money, price_for_minutes
+from hse.money import format_money
 from hse.rules import listed
 from hse.states import Machine
 from ledger import services as ledger
@@ -108,15 +109,21 @@ def order_start(
     starts_at: datetime | None = None,
     agreed: bool = False,
     token: str | None = None,
+    trial: bool = False,
 ) -> Order:
-    """Creates an order at the coach's price of this moment and, for a single session,
-    holds its slot until the order expires (SlotTaken when somebody was faster). A wallet
-    order is paid in the same transaction: a short wallet leaves nothing behind. ``agreed``:
-    the time is an accepted request's (``booking.time_check``). ``token``: the buy form's
-    one-time token, so a copy of the form sent again finds the order the first one made."""
+    """Creates an order at the coach's price of this moment (less the coach's discount for
+    a package of that size) and, for a single session, holds its slot until the order
+    expires (SlotTaken when somebody was faster). A wallet order is paid in the same
+    transaction: a short wallet leaves nothing behind. ``agreed``: the time is an accepted
+    request's (``booking.time_check``). ``token``: the buy form's one-time token, so a copy
+    of the form sent again finds the order the first one made. ``trial``: the client's one
+    trial session with the coach, at the coach's trial price; a free one (price 0) is paid
+    by nobody: the order is paid at once, with no wallet entry and no Stripe."""
     durations = settings.HSE_SESSION_DURATIONS
     if duration_minutes not in durations:
         raise PaymentError(f"Sessions last {listed(durations)} minutes.")
+    if trial and (quantity != 1 or duration_minutes != settings.HSE_TRIAL_MINUTES):
+        raise PaymentError(f"A trial is one session of {settings.HSE_TRIAL_MINUTES} minutes.")
     if quantity != 1 and quantity not in settings.HSE_PACKAGE_SIZES:
         raise PaymentError(
             f"Buy a single session or a package of {listed(settings.HSE_PACKAGE_SIZES)}."
@@ -143,7 +150,16 @@ def order_start(
                 f"You have {settings.HSE_MAX_OPEN_CHECKOUTS} checkouts waiting for payment, "
                 "each holding a time. Pay for one (or let it lapse) before you pick another."
             )
-        unit_price = price_for_minutes(hourly=coach.hourly_price, minutes=duration_minutes)
+        discount = 0
+        if trial:
+            _trial_check(client=client, coach=coach)
+            unit_price = coach.trial_price
+        else:
+            discount = coach.discount_for(quantity)
+            unit_price = coach.unit_price(minutes=duration_minutes, quantity=quantity)
+        free = unit_price == 0
+        if free:
+            method = Order.Method.FREE
         expires_at = now + timedelta(minutes=settings.HSE_HOLD_MINUTES)
         held = None
         if quantity == 1:
@@ -152,23 +168,55 @@ def order_start(
                 starts_at=starts_at, now=now, hold_until=expires_at, agreed=agreed,
             )  # fmt: skip
         # A wallet order is written as paid at once: a short wallet below undoes it all.
-        wallet = method == Order.Method.WALLET
-        order = Order.objects.create(
-            client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
-            quantity=quantity, unit_price=unit_price, total_price=unit_price * quantity,
-            currency=coach.currency, method=method, held_session=held, expires_at=expires_at,
-            checkout_token=token or None,
-            **({"status": Order.Status.PAID, "paid_at": now} if wallet else {}),
-        )  # fmt: skip
-        why = f"{quantity} × {skill.name}" + (", paid from the wallet" if wallet else "")
+        wallet = method in (Order.Method.WALLET, Order.Method.FREE)
+        # A trial is written in a savepoint, so that the database's once-per-client refusal
+        # (a copy racing past the check above) ends as a message; other orders need none.
+        with transaction.atomic() if trial else nullcontext():
+            try:
+                order = Order.objects.create(
+                    client=client, coach=coach, skill=skill, duration_minutes=duration_minutes,
+                    quantity=quantity, unit_price=unit_price, total_price=unit_price * quantity,
+                    currency=coach.currency, method=method, held_session=held,
+                    expires_at=expires_at, checkout_token=token or None, is_trial=trial,
+                    discount_percent=discount,
+                    **({"status": Order.Status.PAID, "paid_at": now} if wallet else {}),
+                )  # fmt: skip
+            except IntegrityError as taken:
+                if trial:
+                    raise PaymentError(
+                        _TRIAL_TAKEN.format(coach=coach.user.display_name)
+                    ) from taken
+                raise
+        why = f"{quantity} × {skill.name}" + (" (trial)" if trial else "")
+        why += ", free" if free else ", paid from the wallet" if wallet else ""
         ORDER.record(order, "pay" if wallet else "create", by=client, now=now, why=why)
         if wallet:
-            ledger.wallet_post(
-                user=client, amount=-order.total_price, reason=WalletEntry.Reason.PAYMENT,
-                key=f"order-{order.pk}-payment", order=order, now=now,
-            )  # fmt: skip
+            if not free:
+                ledger.wallet_post(
+                    user=client, amount=-order.total_price, reason=WalletEntry.Reason.PAYMENT,
+                    key=f"order-{order.pk}-payment", order=order, now=now,
+                )  # fmt: skip
             _order_deliver(order, now=now)
     return order
+
+
+_TRIAL_TAKEN = "You have had your trial session with {coach} already; book a session instead."
+
+
+def trial_taken(*, client: User, coach: CoachProfile) -> bool:
+    """The client has a trial with the coach being paid, paid, or held for review (the
+    database's one_trial_per_client_and_coach counts the first two)."""
+    return Order.objects.filter(
+        client=client, coach=coach, is_trial=True,
+        status__in=(Order.Status.PENDING, Order.Status.PAID, Order.Status.REVIEW),
+    ).exists()  # fmt: skip
+
+
+def _trial_check(*, client: User, coach: CoachProfile) -> None:
+    if not coach.trial_offered:
+        raise PaymentError(f"{coach.user.display_name} does not offer a trial session.")
+    if trial_taken(client=client, coach=coach):
+        raise PaymentError(_TRIAL_TAKEN.format(coach=coach.user.display_name))
 
 
 def _open_checkouts(client: User, now: datetime) -> int:
@@ -266,21 +314,51 @@ def _order_deliver(order: Order, *, now: datetime) -> None:
             session_emails.booking_confirmation(session=session)
 
 
+def trial_clash(order: Order) -> bool:
+    """A trial order has another trial with the same coach being paid, paid, or held for
+    review: paying this one too would be a second trial. It happens when a card checkout
+    expired, the client bought another trial, and the first checkout's payment came late."""
+    if not order.is_trial:
+        return False
+    return (
+        Order.objects.filter(
+            client_id=order.client_id,
+            coach_id=order.coach_id,
+            is_trial=True,
+            status__in=(Order.Status.PENDING, Order.Status.PAID, Order.Status.REVIEW),
+        )
+        .exclude(pk=order.pk)
+        .exists()
+    )
+
+
+TRIAL_CLASH = "a second trial with this coach: another trial was bought after this one expired"
+
+
 def order_pay_by_card(*, order: Order, payment_intent: str, now: datetime) -> None:
-    """Stripe says a locked order's checkout was paid, with our amount and currency."""
+    """Stripe says a locked order's checkout was paid, with our amount and currency. A late
+    trial payment that would be the client's second trial with the coach is not delivered:
+    the money is held for an admin to give back (never lost, never a second trial)."""
+    if trial_clash(order):
+        order_hold_for_review(
+            order=order, amount=order.total_price, currency=order.currency,
+            payment_intent=payment_intent, now=now, why=TRIAL_CLASH,
+        )  # fmt: skip
+        return
     _order_fulfil(
         order, action="pay", now=now, why="paid by card", stripe_payment_intent=payment_intent
     )
 
 
 def order_hold_for_review(
-    *, order: Order, amount, currency, payment_intent: str, now: datetime
+    *, order: Order, amount, currency, payment_intent: str, now: datetime, why: str = ""
 ) -> None:
-    """Stripe says a locked order was paid, but not its amount or currency: nothing is
-    credited, the slot is let go, and an admin decides (``refunds.order_review_decide``)."""
+    """Stripe says a locked order was paid, but not its amount or currency (or ``why`` it
+    cannot be delivered): nothing is credited, the slot is let go, and an admin decides
+    (``refunds.review_fulfil`` or ``refunds.review_refund``)."""
     ORDER.move(
         order, "hold_for_review", now=now,
-        why=f"Stripe reported {amount} {currency}; the order is {order.total_price} "
+        why=why or f"Stripe reported {amount} {currency}; the order is {order.total_price} "
         f"{order.currency}",
         stripe_amount=amount, stripe_currency=str(currency)[:3].upper(),
         stripe_payment_intent=payment_intent,

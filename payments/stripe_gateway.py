@@ -1,4 +1,5 @@
-"""The only module that talks to Stripe, through the official SDK.
+"""The payments' calls to Stripe, through the official SDK (payouts make their own, in
+``payouts/stripe_connect.py``, with the same client from ``hse.stripe_client``).
 
 The same code serves real Stripe and the local stand-in (``stripe_standin/``): only the API
 base address differs (``STRIPE_API_BASE``).
@@ -12,6 +13,7 @@ import stripe
 from django.conf import settings
 
 from hse.bounds import small_int
+from hse.stripe_client import stripe_client
 
 
 class PaymentsUnavailable(Exception):
@@ -25,12 +27,10 @@ class Checkout:
 
 
 def _client() -> stripe.StripeClient:
-    if not settings.STRIPE_SECRET_KEY:
+    client = stripe_client()
+    if client is None:
         raise PaymentsUnavailable("Card payments are not set up on this site.")
-    options = {}
-    if settings.STRIPE_API_BASE:
-        options["base_addresses"] = {"api": settings.STRIPE_API_BASE}
-    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=2, **options)
+    return client
 
 
 def checkout_create(
@@ -128,15 +128,26 @@ SIGNATURE_TOLERANCE = 300
 
 def event_verify(*, payload: bytes, signature: str, now: float) -> tuple[str, str, dict]:
     """(event id, type, data.object) of a webhook whose signature is ours and recent, and
-    whose body is an event's shape; raises BadEvent otherwise. ``now``: Unix seconds."""
-    if not settings.STRIPE_WEBHOOK_SECRET:
+    whose body is an event's shape; raises BadEvent otherwise. ``now``: Unix seconds.
+    Stripe signs the account's endpoint and the Connect endpoint (events about coaches'
+    accounts) with a secret each; a signature by either configured secret is accepted."""
+    secrets = [
+        secret
+        for secret in (settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_CONNECT_WEBHOOK_SECRET)
+        if secret
+    ]
+    if not secrets:
         raise BadEvent("webhooks are not set up (STRIPE_WEBHOOK_SECRET)")
-    try:
-        stripe.WebhookSignature.verify_header(
-            payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=SIGNATURE_TOLERANCE
-        )
-    except (stripe.SignatureVerificationError, ValueError) as error:
-        raise BadEvent("invalid signature") from error
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload, signature, secret, tolerance=SIGNATURE_TOLERANCE
+            )
+            break
+        except (stripe.SignatureVerificationError, ValueError):
+            continue
+    else:
+        raise BadEvent("invalid signature")
     # The SDK refuses a timestamp too old; one from the future is refused here.
     stamps = [part.strip()[2:] for part in signature.split(",") if part.strip().startswith("t=")]
     stamp = small_int(stamps[0], digits=12) if stamps else None

@@ -10,19 +10,18 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.timezones import zone_label
 from coaching.selectors import bookable_days, listed_coach_or_none
+from hse import clock
 from hse.bounds import day_ok, small_int
 from hse.http import redirect_htmx
 from hse.money import price_for_minutes
 from hse.templatetags.hse import utc_iso
 from ledger.selectors import wallet_history
 from ledger.services import LedgerError, wallet_balance
-from payments import selectors, services, stripe_gateway, webhooks
+from payments import packages, selectors, services, stripe_gateway, webhooks
 from payments.forms import CheckoutForm, TopUpForm
 from payments.models import Order, TopUp
 from sessions_app.booking import BookingError, SlotTaken
@@ -48,23 +47,51 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
     skill = next((s for s in skills if s.slug == params.get("skill")), None)
     if skill is None and len(skills) == 1:
         skill = skills[0]  # nothing to choose
-    durations = [
-        (minutes, price_for_minutes(hourly=coach.hourly_price, minutes=minutes))
-        for minutes in settings.HSE_SESSION_DURATIONS
-    ]
-    duration = _int_in(params.get("duration"), settings.HSE_SESSION_DURATIONS)
-    unit_price = dict(durations).get(duration)
+    # The trial (?trial=1): one session of the trial's length at the coach's trial price.
+    trial = str(params.get("trial", "")) == "1" and coach.trial_offered
+    trial_used = trial and services.trial_taken(client=request.user, coach=coach)
+    if trial_used and not error:
+        error = (
+            f"You have had your trial session with {coach.user.display_name} already; "
+            "book a session instead."
+        )
+    if trial:
+        durations = [(settings.HSE_TRIAL_MINUTES, coach.trial_price)]
+    else:
+        durations = [
+            (minutes, price_for_minutes(hourly=coach.hourly_price, minutes=minutes))
+            for minutes in settings.HSE_SESSION_DURATIONS
+        ]
+    duration = _int_in(params.get("duration"), [m for m, _ in durations])
+    if trial:
+        duration = settings.HSE_TRIAL_MINUTES
+    full_price = dict(durations).get(duration)
+    # Each package size at the coach's discount: the price, and what it saves.
     quantities = (
         [
-            (count, f"{count * duration / 60:.2f}".rstrip("0").rstrip("."), count * unit_price)
+            (
+                count,
+                f"{count * duration / 60:.2f}".rstrip("0").rstrip("."),
+                count * coach.unit_price(minutes=duration, quantity=count),
+                count * full_price - count * coach.unit_price(minutes=duration, quantity=count),
+                coach.discount_for(count),
+            )
             for count in (1, *settings.HSE_PACKAGE_SIZES)
         ]
-        if duration
+        if duration and not trial
         else []
     )
-    quantity = _int_in(params.get("quantity"), [1, *settings.HSE_PACKAGE_SIZES])
+    quantity = 1 if trial else _int_in(params.get("quantity"), [1, *settings.HSE_PACKAGE_SIZES])
+    unit_price = (
+        coach.trial_price
+        if trial
+        else coach.unit_price(minutes=duration, quantity=quantity)
+        if duration and quantity
+        else None
+    )
     wanted = str(params.get("start", ""))[:25]
     chosen = {
+        "trial": "1" if trial else "",
         "skill": skill.slug if skill else "",
         "duration": duration or "",
         "quantity": quantity or "",
@@ -99,7 +126,10 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         if any(day >= after for day, _ in slot_days):
             next_week = link(start="", week=after.isoformat())
     ready = (
-        bool(skill and duration) and quantity is not None and (quantity > 1 or start is not None)
+        bool(skill and duration)
+        and quantity is not None
+        and (quantity > 1 or start is not None)
+        and not trial_used
     )
     balance = wallet_balance(user=request.user) if ready else None
     return {
@@ -108,8 +138,18 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         "skill": skill,
         "durations": [(m, price, link(duration=m)) for m, price in durations],
         "duration": duration,
-        "quantities": [(n, hours, price, link(quantity=n)) for n, hours, price in quantities],
+        "quantities": [
+            (n, hours, price, link(quantity=n), saving, percent)
+            for n, hours, price, saving, percent in quantities
+        ],
         "quantity": quantity,
+        "trial": trial,
+        "discount_percent": coach.discount_for(quantity) if quantity and not trial else 0,
+        "saving": (
+            quantity * full_price - quantity * unit_price
+            if ready and not trial and full_price is not None
+            else 0
+        ),
         "week": week,
         "week_days": week_days,
         "previous_week": previous_week,
@@ -120,7 +160,6 @@ def _buy_context(request, coach, *, error: str = "") -> dict:
         "total": unit_price * quantity if ready else None,
         "balance": balance,
         "error": error,
-        "zone_label": zone_label(request.viewer_zone_name, now),
         "test_mode": settings.STRIPE_TEST_MODE,
         "token": uuid.uuid4().hex,
     }
@@ -190,6 +229,7 @@ def checkout(request, coach_id: int):
             starts_at=data["start"] if data["quantity"] == 1 else None,
             now=now,
             token=data["token"] or None,
+            trial=data["trial"],
         )
     except SlotTaken as error:
         # Said at once and in few bytes (many may lose one slot at the same moment): back to
@@ -221,6 +261,7 @@ def order_detail(request, order_id: int):
         raise Http404("No such order.")
     context = {
         "order": order,
+        "package": packages.package_of(order=order) if order.status == Order.Status.PAID else None,
         "session": selectors.order_session(order=order),
         "survey_form": SurveyForm(),
         "now": timezone.now(),
@@ -254,7 +295,7 @@ def order_cancel(request, order_id: int):
         return redirect_htmx(request, page)
     freed = ""
     if held is not None:
-        when = date_format(timezone.localtime(held.starts_at), "l j F, H:i")
+        when = clock.when(held.starts_at, request.viewer_zone, timezone.now(), long=True)
         freed = f", and {when} is free again"
     messages.info(request, f"You cancelled the payment: nothing was charged{freed}.")
     choices = {"skill": order.skill.slug, "duration": order.duration_minutes}

@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from payments import refunds, services
 from payments.models import Order, StripeEvent, TopUp
 from payments.stripe_gateway import BadEvent
+from payouts import services as payouts
+from payouts.stripe_connect import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,78 @@ class _RefundUpdated(_Refunded):
         return [(_text(obj, "id", required=True), _text(obj, "status"))]
 
 
+class _AccountUpdated:
+    """A connected account changed (Connect): its state is read from Stripe after commit,
+    since these events may come out of order."""
+
+    @staticmethod
+    def parse(obj: dict):
+        return _text(obj, "id", required=True)[:255]
+
+    @staticmethod
+    def act(parsed, now: datetime) -> None:
+        payouts.account_stripe_updated(account_id=parsed, now=now)
+
+
+class _TransferEvent:
+    """A transfer to a coach's account; its payout is found by the transfer's id (or the
+    payout and attempt named in its metadata) and compared before anything is recorded."""
+
+    @staticmethod
+    def _ref(metadata: dict | None, name: str) -> int | None:
+        text = _text(metadata, name) if metadata else ""
+        return int(text) if text.isdecimal() and len(text) < 10 else None
+
+    @staticmethod
+    def _reversals(obj: dict) -> tuple[tuple[str, int], ...]:
+        listed = obj.get("reversals")
+        if listed is None:
+            return ()
+        items = listed.get("data") if isinstance(listed, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise BadEvent("reversals.data must be a list of reversals")
+        found = []
+        for item in items:
+            amount = _whole(item, "amount")
+            if amount is None or amount <= 0:
+                raise BadEvent("a reversal needs a positive amount")
+            found.append((_text(item, "id", required=True)[:60], amount))
+        return tuple(found)
+
+    @classmethod
+    def parse(cls, obj: dict):
+        transfer_id = _text(obj, "id", required=True)[:255]
+        amount = _whole(obj, "amount")
+        if amount is None:
+            raise BadEvent("amount is required")
+        destination = obj.get("destination")
+        if isinstance(destination, dict):
+            destination = destination.get("id")
+        if destination is not None and not isinstance(destination, str):
+            raise BadEvent("destination must be an account id")
+        metadata = obj.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadEvent("metadata must be an object")
+        # A whole reversal fails the payout; each partial one puts its amount back.
+        taken_back = _whole(obj, "amount_reversed") or 0
+        reversed_ = obj.get("reversed") is True or (amount > 0 and taken_back >= amount)
+        return Transfer(
+            id=transfer_id, amount=amount, currency=_text(obj, "currency").upper(),
+            destination=(destination or "")[:255], reversed=reversed_,
+            payout_ref=cls._ref(metadata, "payout"), attempt=cls._ref(metadata, "attempt"),
+            reversals=() if reversed_ else cls._reversals(obj),
+        )  # fmt: skip
+
+    @staticmethod
+    def act(parsed, now: datetime) -> None:
+        payouts.payout_transfer_reported(transfer=parsed, now=now)
+
+
 _HANDLERS = {
+    "account.updated": _AccountUpdated,
+    "transfer.created": _TransferEvent,
+    "transfer.updated": _TransferEvent,
+    "transfer.reversed": _TransferEvent,
     "checkout.session.completed": _Completed,
     "checkout.session.expired": _Expired,
     "charge.refunded": _Refunded,

@@ -81,6 +81,10 @@ class SessionRequest(models.Model):
         related_name="+",
         help_text="The checkout started by accepting without a free credit.",
     )
+    is_series = models.BooleanField(
+        default=False,
+        help_text="A weekly series: its times are its occurrences, accepted or declined as one.",
+    )
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -149,3 +153,42 @@ class RequestEvent(Event):
 
     class Meta(Event.Meta):
         pass
+
+
+class SeriesOccurrence(models.Model):
+    """One time of a weekly series request, with the client's credit held for it; the
+    session it booked once the series was accepted. The coach and the client are copied
+    here so an open series holds its times in the busy-time union like any request."""
+
+    request = models.ForeignKey(
+        SessionRequest, on_delete=models.CASCADE, related_name="occurrences"
+    )
+    position = models.PositiveSmallIntegerField()
+    coach = models.ForeignKey(CoachProfile, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    credit = models.ForeignKey("ledger.Credit", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        "sessions_app.Session",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="series_occurrences",
+    )
+
+    class Meta:
+        ordering = ["request", "position"]
+        indexes = [
+            models.Index(fields=["coach", "starts_at"]),
+            models.Index(fields=["client", "starts_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="series_position_once"),
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=models.F("ends_at")), name="series_start_before_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Occurrence {self.position} of request {self.request_id}"

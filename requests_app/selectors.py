@@ -1,10 +1,10 @@
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from ledger.models import Credit
-from requests_app.models import SessionRequest
+from requests_app.models import SeriesOccurrence, SessionRequest
 
 
 def request_for_user_or_none(*, user: User, request_id: int) -> SessionRequest | None:
@@ -13,6 +13,7 @@ def request_for_user_or_none(*, user: User, request_id: int) -> SessionRequest |
         .select_related(
             "coach__user", "client", "skill", "proposed_by", "target_session", "session", "order"
         )
+        .prefetch_related("occurrences__session")
         .filter(pk=request_id)
         .first()
     )
@@ -28,6 +29,7 @@ def requests_awaiting(*, user: User, now: datetime) -> QuerySet[SessionRequest]:
     return (
         requests_awaiting_rows(user=user, now=now)
         .select_related("coach__user", "client", "skill", "proposed_by", "target_session")
+        .prefetch_related("occurrences__session")
         .annotate(client_has_free_credit=_client_has_free_credit())
         .order_by("deadline")
     )
@@ -72,3 +74,16 @@ def requests_busy(people: Q, during: Q, ignore: int | None) -> QuerySet[SessionR
     holds its time for both people until its deadline."""
     requests = SessionRequest.objects.open_until().filter(people, during)
     return requests.exclude(pk=ignore) if ignore is not None else requests
+
+
+def series_busy(people: Q, during: Q, ignore: int | None) -> QuerySet[SeriesOccurrence]:
+    """The busy-time source of open weekly series: each time holds like an open request,
+    until the series' deadline (``ignore``: a series request's id)."""
+    times = SeriesOccurrence.objects.filter(
+        people, during, request__status=SessionRequest.Status.PENDING
+    ).annotate(frees_at=F("request__deadline"))
+    return times.exclude(request_id=ignore) if ignore is not None else times
+
+
+def series_occurrences(*, request: SessionRequest) -> list[SeriesOccurrence]:
+    return list(request.occurrences.select_related("session").order_by("position"))

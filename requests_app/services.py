@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from accounts.models import User
 from coaching.models import CoachProfile, Skill
 from hse.bounds import beyond_horizon
+from hse.clock import when
 from hse.emails import notify_later
 from hse.rules import listed
 from hse.states import Machine
@@ -22,10 +23,12 @@ from ledger.models import Credit
 from payments.models import Order
 from payments.services import PaymentError, order_start
 from requests_app import emails
-from requests_app.models import Proposal, RequestEvent, SessionRequest
+from requests_app import series as series_plan
+from requests_app.models import Proposal, RequestEvent, SeriesOccurrence, SessionRequest
 from requests_app.policy import RequestPolicyError, response_deadline
 from sessions_app import booking
 from sessions_app import emails as session_emails
+from sessions_app import services as sessions_services
 from sessions_app.models import Session
 from sessions_app.selectors import forget_pending_counts
 
@@ -64,9 +67,11 @@ def role_of(user: User, request: SessionRequest) -> str:
     raise RequestError("This request is not yours.")
 
 
-def _transition(request: SessionRequest, action: str, *, by: User | None, now: datetime, why: str):
+def _transition(
+    request: SessionRequest, action: str, *, by: User | None, now: datetime, why: str, **fields
+):
     closed = {} if REQUEST.transitions[action][1] == Status.PENDING else {"closed_at": now}
-    REQUEST.move(request, action, by=by, now=now, why=why, **closed)
+    REQUEST.move(request, action, by=by, now=now, why=why, **closed, **fields)
     forget_pending_counts(request.client_id, request.coach.user_id)
 
 
@@ -81,6 +86,11 @@ def _lock(request: SessionRequest) -> SessionRequest:
 def _release_credit(request: SessionRequest, *, by: User | None, now: datetime, why: str):
     if request.credit_id:
         ledger.credit_release(credit=request.credit, by=by, now=now, why=why)
+    # A new series holds one credit per time. A series move names its sessions' credits,
+    # which it never held: they are not its to free.
+    if request.is_series and not request.is_reschedule:
+        for occurrence in request.occurrences.select_related("credit"):
+            ledger.credit_release(credit=occurrence.credit, by=by, now=now, why=why)
 
 
 def _expire_locked(request: SessionRequest, *, now: datetime) -> None:
@@ -159,9 +169,10 @@ def request_propose(
                 raise RequestError("That session is not between you two.")
             if target_session.status != Session.Status.SCHEDULED or target_session.starts_at <= now:
                 raise RequestError("Only upcoming scheduled sessions can be moved.")
-            if SessionRequest.objects.open_at(now).filter(target_session=target_session).exists():
+            if _move_proposed(target_session, now=now):
                 raise RequestError("A new time for this session is already proposed.")
-            skill, duration_minutes = target_session.skill, target_session.duration_minutes
+            skill = target_session.skill
+            duration_minutes = duration_minutes or target_session.duration_minutes
         elif role == "client":
             credits = Credit.objects.select_for_update().filter(
                 client=client, coach=coach, status=Credit.Status.AVAILABLE
@@ -192,6 +203,12 @@ def request_propose(
             now=now, ignore={"sessions": target_session.pk} if target_session else {},
         )  # fmt: skip
 
+        request = SessionRequest(
+            coach=coach, client=client, target_session=target_session,
+            duration_minutes=duration_minutes,
+        )  # fmt: skip
+        if target_session is not None and duration_minutes != target_session.duration_minutes:
+            _check_exchange(request, duration=duration_minutes, by=by)
         request = SessionRequest.objects.create(
             coach=coach,
             client=client,
@@ -239,10 +256,19 @@ def _open_locked(request: SessionRequest, *, now: datetime) -> SessionRequest:
     return request
 
 
-def _answer(action: str, request: SessionRequest, *, now: datetime, work) -> SessionRequest:
+def _answer(
+    action: str, request: SessionRequest, *, now: datetime, work, first=None
+) -> SessionRequest:
+    """Runs ``work`` on the locked request if ``action`` is still allowed; ``first`` takes
+    the locks that must come before the request's."""
     with transaction.atomic():
+        if first is not None:
+            first(request)
         request = _open_locked(request, now=now)
         expired = request.status == Status.EXPIRED and request.closed_at == now
+        if not expired and not REQUEST.allows(request.status, action):
+            # Refused before any work: an accepted request must not book or pay again.
+            raise RequestError(REQUEST.refused.format(state=REQUEST.label(request.status).lower()))
         if not expired:
             work(request)
     if expired:
@@ -250,6 +276,43 @@ def _answer(action: str, request: SessionRequest, *, now: datetime, work) -> Ses
             "This request expired: it was not answered by its deadline. Propose a new time."
         )
     return request
+
+
+def _paid_credit(request: SessionRequest) -> Credit | None:
+    """The credit paying for the request's session: the one it holds, or its session's."""
+    if request.credit_id:
+        return request.credit
+    if request.target_session_id:
+        return request.target_session.credit
+    return None
+
+
+def _check_exchange(request: SessionRequest, *, duration: int, by: User) -> None:
+    """A new length for a paid session: its credit is exchanged when the request is accepted
+    and the client pays or gets back the difference then. A client asking for a longer one
+    is told now when their wallet cannot pay for it."""
+    credit = _paid_credit(request)
+    if credit is None:
+        if request.is_reschedule:
+            raise RequestError("This session was not paid with a credit: its length is fixed.")
+        return
+    if refused := ledger.exchange_refused(credit):
+        raise RequestError(refused)
+    if by.pk == request.client_id:
+        try:
+            ledger.exchange_affordable(credit=credit, duration_minutes=duration)
+        except ledger.InsufficientFunds as error:
+            raise RequestError(str(error)) from None
+
+
+def _exchange(request: SessionRequest, credit: Credit, *, by: User, now: datetime) -> Credit:
+    """The credit of the request's length in place of ``credit`` (the same one if it fits)."""
+    if credit.duration_minutes == request.duration_minutes:
+        return credit
+    return ledger.credit_exchange(
+        credit=credit, duration_minutes=request.duration_minutes, by=by, now=now,
+        why=f"request #{request.pk} changed the length",
+    )  # fmt: skip
 
 
 def request_adjust(
@@ -266,12 +329,15 @@ def request_adjust(
 
     def work(request: SessionRequest) -> None:
         role = role_of(by, request)
+        if request.is_series:
+            raise RequestError(
+                "A weekly series is accepted or declined as one. Decline or cancel it, "
+                "then set up the times again."
+            )
         _transition(request, "adjust", by=by, now=now, why="new time proposed")
         duration = duration_minutes or request.duration_minutes
-        if duration != request.duration_minutes and (request.credit_id or request.is_reschedule):
-            raise RequestError(
-                "The length is fixed by the paid session; propose another date or time."
-            )
+        if duration != request.duration_minutes:
+            _check_exchange(request, duration=duration, by=by)
         _check_time(starts_at=starts_at, duration_minutes=duration, now=now)
         deadline = _deadline(sent_at=now, starts_at=starts_at, role=role)
         ignore = {"requests": request.pk}
@@ -303,9 +369,24 @@ def request_accept(
     Two overlapping requests can never both be accepted: the booking itself refuses the
     second (on PostgreSQL by the exclusion constraint)."""
 
+    refused: list[str] = []
+    short: list[str] = []
+
     def work(request: SessionRequest) -> None:
         if by.pk != request.receiver_id():
             raise RequestError("Only the person the request was sent to can accept it.")
+        if request.is_series:
+            book = _move_series if request.is_reschedule else _book_series
+            if reason := book(request, by=by, now=now):
+                # Nothing was booked or moved; the request stays open and its sender is
+                # told (on their own clock). The refusal is raised after the commit, so
+                # that email is sent.
+                refused.append(reason(by.zone))
+                emails.series_not_booked(request=request, reason=reason(request.proposed_by.zone))
+                return
+            _transition(request, "accept", by=by, now=now, why="accepted", **_outcome(request))
+            emails.request_accepted(request=request)
+            return
         try:
             with transaction.atomic():
                 if request.is_reschedule:
@@ -316,24 +397,72 @@ def request_accept(
             raise RequestError(
                 "That time is no longer free for both of you. Propose another time."
             ) from None
+        except ledger.InsufficientFunds as error:
+            if by.pk == request.client_id:
+                raise RequestError(str(error)) from None
+            # The coach hears no figure from the client's wallet; the client is told what
+            # to top up. Nothing moved; the request stays open (raised after the commit).
+            client = request.client.display_name
+            short.append(
+                f"{client}’s wallet does not cover the longer session; they have been told."
+            )
+            emails.wallet_short(request=request, reason=str(error))
+            return
         except (booking.BookingError, PaymentError, ledger.LedgerError) as error:
             raise RequestError(str(error)) from None
-        _transition(request, "accept", by=by, now=now, why="accepted")
+        _transition(request, "accept", by=by, now=now, why="accepted", **_outcome(request))
         emails.request_accepted(request=request)
 
-    return _answer("accept", request, now=now, work=work)
+    request = _answer("accept", request, now=now, work=work, first=_lock_moved_sessions)
+    if short:
+        raise RequestError(short[0])
+    if refused:
+        sender = request.proposed_by.display_name
+        raise RequestError(f"{refused[0]} {sender} is told; the request stays open.")
+    return request
+
+
+def _lock_moved_sessions(request: SessionRequest) -> None:
+    """Accepting new times locks the people, then the sessions moved, before the request: a
+    cancellation locks its session, then its credit, then the requests moving it
+    (``requests_close_for_session``), so both take the session first and queue there."""
+    if request.target_session_id is None:
+        return
+    ids = [request.target_session_id]
+    ids += SeriesOccurrence.objects.filter(
+        request_id=request.pk, session__isnull=False
+    ).values_list("session_id", flat=True)
+    booking.people_lock(client=request.client, coach=request.coach)
+    list(Session.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
+def _outcome(request: SessionRequest) -> dict:
+    """What an acceptance made, stored with it: the session booked or moved, the credit
+    that pays for it (exchanged when the length changed), the checkout started."""
+    return {"session": request.session, "credit": request.credit, "order": request.order}
 
 
 def _move_session(request: SessionRequest, *, by: User, now: datetime) -> Session:
+    # The people, then the session, then (exchanging) its credit: the order of bookings
+    # and of a cancellation (session, then credit), so none waits for the other in a circle.
+    booking.people_lock(client=request.client, coach=request.coach)
+    session = Session.objects.select_for_update().get(pk=request.target_session_id)
+    credit = None
+    if request.duration_minutes != session.duration_minutes:
+        if session.credit_id is None:
+            raise RequestError("This session was not paid with a credit: its length is fixed.")
+        credit = _exchange(request, session.credit, by=by, now=now)
     return booking.session_reschedule(
-        session=request.target_session, starts_at=request.starts_at, by=by, now=now,
-        why=f"request #{request.pk}",
+        session=session, starts_at=request.starts_at, by=by, now=now,
+        why=f"request #{request.pk}", duration_minutes=request.duration_minutes, credit=credit,
     )  # fmt: skip
 
 
 def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> None:
     credit = request.credit
-    if credit is None:
+    if credit is not None:
+        credit = _exchange(request, credit, by=by, now=now)
+    else:
         credit = (
             Credit.objects.select_for_update()
             .filter(
@@ -369,6 +498,274 @@ def _book(request: SessionRequest, *, by: User, now: datetime, method: str) -> N
         duration_minutes=request.duration_minutes, quantity=1, method=method,
         starts_at=request.starts_at, now=now, agreed=True,
     )  # fmt: skip
+
+
+def _book_series(request: SessionRequest, *, by: User, now: datetime):
+    """Books every occurrence of a series with its held credit, or none: each time is checked
+    again under the client's and the coach's row locks. Returns None when all were booked,
+    else why none was, as words for a reader's zone (naming the first time no longer free)."""
+    occurrences = list(request.occurrences.select_related("credit").order_by("position"))
+    current = None
+    try:
+        with transaction.atomic():
+            booking.people_lock(client=request.client, coach=request.coach)
+            for current in occurrences:
+                current.session = booking.session_reserve(
+                    coach=request.coach, client=request.client, skill=request.skill,
+                    duration_minutes=request.duration_minutes, starts_at=current.starts_at,
+                    now=now, credit=current.credit, by=by, agreed=True,
+                )  # fmt: skip
+                ledger.credit_schedule(
+                    credit=current.credit, by=by, now=now, why=f"series request #{request.pk}"
+                )
+                current.save(update_fields=["session"])
+                session_emails.booking_confirmation(session=current.session)
+    except (booking.SlotTaken, IntegrityError):
+        at, position, total = current.starts_at, current.position, len(occurrences)
+        return lambda zone: (
+            f"The session of {when(at, zone, now)} ({position} of {total}) is no longer "
+            "free, so none of the series was booked."
+        )
+    except (booking.BookingError, ledger.LedgerError) as error:
+        said = f"None of the series was booked: {error}"  # ``error`` ends with the clause
+        return lambda zone: said
+    request.session = occurrences[0].session
+    return None
+
+
+def _move_series(request: SessionRequest, *, by: User, now: datetime):
+    """Moves every session of a series move to its new time, or none (as ``_book_series``).
+    Moving later, the last goes first (and the first first when moving earlier), so a
+    session never lands on the old time of one still to move."""
+    occurrences = list(
+        request.occurrences.select_related("session__coach__user", "session__client")
+    )
+    later = occurrences[0].starts_at > occurrences[0].session.starts_at
+    occurrences.sort(key=lambda o: o.session.starts_at, reverse=later)
+    current = None
+    try:
+        with transaction.atomic():
+            booking.people_lock(client=request.client, coach=request.coach)
+            for current in occurrences:
+                booking.session_reschedule(
+                    session=current.session, starts_at=current.starts_at, by=by, now=now,
+                    why=f"series request #{request.pk}",
+                )  # fmt: skip
+    except (booking.SlotTaken, IntegrityError):
+        at = current.starts_at
+        return lambda zone: (
+            f"{when(at, zone, now)} is no longer free, so none of the sessions was moved."
+        )
+    except booking.BookingError as error:
+        said = f"None of the sessions was moved: {error}"  # ``error`` ends with the clause
+        return lambda zone: said
+    request.session = min(occurrences, key=lambda o: o.starts_at).session
+    return None
+
+
+def _move_proposed(session: Session, *, now: datetime) -> bool:
+    """Whether an open request proposes a new time for ``session``, alone or in a series."""
+    return (
+        SessionRequest.objects.open_at(now).filter(target_session=session).exists()
+        or SeriesOccurrence.objects.filter(
+            session=session, request__status=Status.PENDING, request__deadline__gt=now
+        ).exists()
+    )
+
+
+def series_later_sessions(*, session: Session, user: User, now: datetime) -> list[Session]:
+    """``session`` and the later upcoming sessions of its weekly series, if ``user`` is one
+    of its two people; [] otherwise."""
+    occurrence = (
+        SeriesOccurrence.objects.filter(session=session, request__status=Status.ACCEPTED)
+        .filter(Q(client=user) | Q(coach__user=user))
+        .order_by("request_id")  # the series that booked it, before any move of it
+        .first()
+    )
+    if occurrence is None:
+        return []
+    return list(
+        Session.objects.filter(
+            series_occurrences__request_id=occurrence.request_id,
+            series_occurrences__position__gte=occurrence.position,
+            status=Session.Status.SCHEDULED,
+            starts_at__gt=now,
+        )
+        .select_related("coach__user", "client", "skill", "credit")
+        .order_by("starts_at")
+    )
+
+
+def series_move_propose(
+    *, by: User, session: Session, starts_at: datetime, now: datetime
+) -> SessionRequest:
+    """Proposes new times for ``session`` and the later sessions of its series: the first
+    to ``starts_at``, the others shifted alike on the coach's clock (``series.moved``). One
+    request, accepted or declined as one by the other person; every time is checked here."""
+    with transaction.atomic():
+        sessions = series_later_sessions(session=session, user=by, now=now)
+        if not sessions or sessions[0].pk != session.pk:
+            raise RequestError("Only upcoming sessions of your weekly series can be moved.")
+        # Every one of them (``exists()`` would lock only the first row it meets).
+        list(
+            Session.objects.select_for_update()
+            .filter(pk__in=[s.pk for s in sessions])
+            .order_by("pk")
+            .values_list("pk")
+        )
+        if any(_move_proposed(each, now=now) for each in sessions):
+            raise RequestError("A new time for one of these sessions is already proposed.")
+        if any(each.credit_id is None for each in sessions):  # pragma: no cover (series pay)
+            raise RequestError("These sessions cannot be moved together.")
+        coach, client = session.coach, session.client
+        duration = session.duration_minutes
+        occurrences = series_plan.check(
+            coach=coach, client=client, duration_minutes=duration, now=now,
+            moving=[s.pk for s in sessions],
+            occurrences=series_plan.moved(
+                starts=[s.starts_at for s in sessions], to=starts_at,
+                durations=[s.duration_minutes for s in sessions],
+                coach_zone=coach.zone, client_zone=client.zone,
+            ),
+        )  # fmt: skip
+        if bad := [o for o in occurrences if o.conflict]:
+            raise RequestError(
+                f"{len(bad)} of the new times cannot be booked ({bad[0].conflict}). "
+                "Pick another time."
+            )
+        role = "coach" if by.pk == coach.user_id else "client"
+        first = min(o.starts_at for o in occurrences)
+        request = SessionRequest.objects.create(
+            coach=coach, client=client, skill=session.skill, duration_minutes=duration,
+            starts_at=first, ends_at=first + timedelta(minutes=duration), proposed_by=by,
+            sent_at=now, deadline=_deadline(sent_at=now, starts_at=first, role=role),
+            target_session=session, is_series=True, created_at=now,
+        )  # fmt: skip
+        SeriesOccurrence.objects.bulk_create(
+            SeriesOccurrence(
+                request=request,
+                position=o.position,
+                coach=coach,
+                client=client,
+                starts_at=o.starts_at,
+                ends_at=o.ends_at,
+                credit_id=each.credit_id,
+                session=each,
+            )
+            for o, each in zip(occurrences, sessions, strict=True)
+        )
+        _record_proposal(request)
+        REQUEST.record(request, "propose", by=by, now=now, why="new times for a weekly series")
+        forget_pending_counts(request.client_id, request.coach.user_id)
+        emails.request_received(request=request)
+    return request
+
+
+def series_propose(
+    *, by: User, credit: Credit, starts: list[datetime], now: datetime
+) -> SessionRequest:
+    """A client's weekly series with one coach: one request, a held credit of the kind of
+    ``credit`` for each time, accepted or declined as one. Every time is checked again here
+    (the page's plan is not trusted); a time that is not free refuses the whole series."""
+    if not starts:
+        raise RequestError("Choose at least one time.")
+    starts = sorted(starts)
+    with transaction.atomic():
+        credit = Credit.objects.select_related("coach__user", "skill").get(pk=credit.pk)
+        if credit.client_id != by.pk:
+            raise RequestError("Those sessions are not yours.")
+        coach, skill, duration = credit.coach, credit.skill, credit.duration_minutes
+        credits = list(
+            Credit.objects.select_for_update()
+            .filter(
+                client=by,
+                coach=coach,
+                skill=skill,
+                duration_minutes=duration,
+                status=Credit.Status.AVAILABLE,
+            )
+            .order_by("created_at", "pk")[: len(starts) + 1]
+        )
+        if len(credits) < len(starts):
+            raise RequestError(
+                f"You have {len(credits)} free {duration}-minute {skill.name} sessions with "
+                f"{coach.user.display_name}; the series needs {len(starts)}."
+            )
+        if not coach.teaches(skill):
+            raise RequestError(f"{coach.user.display_name} does not coach {skill.name}.")
+        occurrences = series_plan.check(
+            coach=coach, client=by, duration_minutes=duration, now=now,
+            occurrences=[
+                series_plan.Occurrence(
+                    position=position, starts_at=at, ends_at=at + timedelta(minutes=duration),
+                    coach_day=at.date(),
+                )
+                for position, at in enumerate(starts, start=1)
+            ],
+        )  # fmt: skip
+        if any(occurrence.conflict for occurrence in occurrences):
+            raise RequestError(
+                "Some of these times are no longer free. Check the series again and choose."
+            )
+        first = starts[0]
+        request = SessionRequest.objects.create(
+            coach=coach, client=by, skill=skill, duration_minutes=duration, starts_at=first,
+            ends_at=first + timedelta(minutes=duration), proposed_by=by, sent_at=now,
+            deadline=_deadline(sent_at=now, starts_at=first, role="client"), is_series=True,
+            created_at=now,
+        )  # fmt: skip
+        SeriesOccurrence.objects.bulk_create(
+            SeriesOccurrence(
+                request=request,
+                position=position,
+                coach=coach,
+                client=by,
+                starts_at=at,
+                ends_at=at + timedelta(minutes=duration),
+                credit=held,
+            )
+            for position, (at, held) in enumerate(zip(starts, credits, strict=False), start=1)
+        )
+        for held in credits[: len(starts)]:
+            ledger.credit_hold(credit=held, by=by, now=now, why=f"series request #{request.pk}")
+        _record_proposal(request)
+        REQUEST.record(request, "propose", by=by, now=now, why="weekly series proposed")
+        forget_pending_counts(request.client_id, request.coach.user_id)
+        emails.request_received(request=request)
+    return request
+
+
+def series_cancel_from(*, session: Session, by: User, now: datetime) -> list[Session]:
+    """Cancels ``session`` and every later upcoming session of its weekly series, each as
+    one cancellation by ``by`` (its credit comes back or is used by the usual rule)."""
+    with transaction.atomic():
+        # The series that booked it (a later accepted move of its sessions names them too).
+        occurrence = (
+            SeriesOccurrence.objects.select_related("request")
+            .filter(session=session, request__status=Status.ACCEPTED)
+            .filter(Q(client=by) | Q(coach__user=by))
+            .order_by("request_id")
+            .first()
+        )
+        if occurrence is None:
+            raise RequestError("This session is not part of a weekly series of yours.")
+        later = (
+            Session.objects.filter(
+                series_occurrences__request=occurrence.request,
+                series_occurrences__position__gte=occurrence.position,
+                status=Session.Status.SCHEDULED,
+                starts_at__gt=now,
+            )
+            .select_related("coach__user", "client", "credit")
+            .order_by("starts_at")
+        )
+        cancelled = []
+        for each in later:
+            try:
+                cancelled.append(sessions_services.session_cancel(session=each, by=by, now=now))
+            except booking.BookingError as error:
+                raise RequestError(str(error)) from None
+    return cancelled
 
 
 def request_reject(*, request: SessionRequest, by: User, now: datetime) -> SessionRequest:
@@ -410,9 +807,12 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
             [pk for pk, _ in rows], "expire", now=now, why=why, closed_at=now
         )
         moved = set(expired)
-        ledger.credits_release_many(
-            ids=[credit for pk, credit in rows if credit and pk in moved], now=now, why=why
-        )
+        held = [credit for pk, credit in rows if credit and pk in moved]
+        # A new weekly series holds one credit per time; a series move holds none.
+        held += SeriesOccurrence.objects.filter(
+            request_id__in=moved, request__target_session__isnull=True
+        ).values_list("credit_id", flat=True)
+        ledger.credits_release_many(ids=held, now=now, why=why)
         notify_later(emails.requests_expired, ids=expired)
         return len(expired)
 
@@ -420,13 +820,18 @@ def requests_expire_due(*, now: datetime, batch: int = 1000) -> int:
 
 
 def requests_close_for_session(*, session: Session, by: User, now: datetime) -> int:
-    """A cancelled session takes its open reschedule requests with it
-    (``sessions_app.signals.session_cancelled``)."""
+    """A cancelled session takes its open reschedule requests with it, a series move that
+    includes it too (``sessions_app.signals.session_cancelled``)."""
     closed = 0
     for request in (
         SessionRequest.objects.select_for_update(of=("self",))
         .select_related("coach")
-        .filter(target_session=session, status=Status.PENDING)
+        .filter(
+            Q(target_session=session)
+            | Q(pk__in=SeriesOccurrence.objects.filter(session=session).values("request_id")),
+            status=Status.PENDING,
+        )
+        .order_by("pk")
     ):
         _transition(request, "cancel", by=by, now=now, why="the session was cancelled")
         closed += 1

@@ -1,5 +1,9 @@
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +19,15 @@ from payments import services as payments
 from payments import stripe_gateway
 from payments.models import Order
 from requests_app import selectors, services
-from requests_app.forms import AdjustForm, ClientProposeForm, CoachProposeForm, RescheduleForm
+from requests_app import series as series_plan
+from requests_app.forms import (
+    AdjustForm,
+    ClientProposeForm,
+    CoachProposeForm,
+    LocalTimeField,
+    RescheduleForm,
+    SeriesForm,
+)
 from sessions_app.models import Session
 
 
@@ -51,7 +63,9 @@ def propose(request):
         )
         if target is None:
             raise Http404("No such session.")
-        form = RescheduleForm(request.POST or None, zone=zone)
+        form = RescheduleForm(
+            request.POST or None, zone=zone, initial={"duration": target.duration_minutes}
+        )
     elif user.is_client:
         form = ClientProposeForm(
             request.POST or None,
@@ -86,7 +100,7 @@ def _propose(user, target, data, now):
     if target is not None:
         return services.request_propose(
             by=user, coach=target.coach, client=target.client, starts_at=data["start"],
-            now=now, target_session=target,
+            now=now, target_session=target, duration_minutes=data.get("duration") or None,
         )  # fmt: skip
     if user.is_client:
         coach_id, skill_id, duration = (int(part) for part in data["kind"].split(":"))
@@ -112,7 +126,7 @@ def _propose(user, target, data, now):
 def needs_payment(session_request) -> bool:
     """Accepting this would start a checkout: a coach's new-session request to a client
     without a matching free credit."""
-    if session_request.is_reschedule or session_request.credit_id:
+    if session_request.is_reschedule or session_request.credit_id or session_request.is_series:
         return False
     known = getattr(session_request, "client_has_free_credit", None)  # lists annotate it
     if known is not None:
@@ -124,6 +138,14 @@ def needs_payment(session_request) -> bool:
         duration_minutes=session_request.duration_minutes,
         status=Credit.Status.AVAILABLE,
     ).exists()
+
+
+def _paid_minutes(session_request) -> int | None:
+    """The length paid for (the target session's), when a reschedule changes it."""
+    target = session_request.target_session if session_request.is_reschedule else None
+    if target is not None and target.duration_minutes != session_request.duration_minutes:
+        return target.duration_minutes
+    return None
 
 
 def request_context(request, session_request) -> dict:
@@ -142,7 +164,9 @@ def request_context(request, session_request) -> dict:
         "client_must_pay": client_must_pay,
         "can_cancel": is_open and session_request.proposed_by_id == request.user.pk,
         "needs_payment": pays and not client_must_pay,
-        "fixed_length": bool(session_request.credit_id or session_request.is_reschedule),
+        # A new length exchanges the paid credit on acceptance; a series keeps its own.
+        "fixed_length": session_request.is_series,
+        "paid_minutes": _paid_minutes(session_request),
         "other": session_request.client
         if session_request.coach.user_id == request.user.pk
         else session_request.coach.user,
@@ -257,3 +281,206 @@ def adjust(request, request_id: int):
         return _after_action(request, session_request)
 
     return _act(request, request_id, action)
+
+
+# --- Weekly series ---------------------------------------------------------------------------
+
+
+def _series_credit_or_404(request, credit_id: int) -> Credit:
+    credit = (
+        Credit.objects.filter(pk=credit_id, client=request.user, status=Credit.Status.AVAILABLE)
+        .select_related("coach__user", "skill")
+        .first()
+    )
+    if credit is None:
+        raise Http404("No such sessions to schedule.")
+    return credit
+
+
+def _replacements(request, occurrences, zone) -> tuple[dict[int, datetime], list[str]]:
+    """The times the client picked instead of conflicting ones (``instead_<position>``, on
+    their clock); a malformed one is named and left out."""
+    field, picked, problems = LocalTimeField(zone=zone, required=False), {}, []
+    for occurrence in occurrences:
+        text = request.POST.get(f"instead_{occurrence.position}", "")
+        if not text.strip():
+            continue
+        try:
+            value = field.clean(text)
+        except ValidationError as error:
+            problems.append(f"Time {occurrence.position}: {' '.join(error.messages)}")
+            continue
+        if value is not None:
+            picked[occurrence.position] = value
+    return picked, problems
+
+
+@login_required
+def series_new(request, credit_id: int):
+    """Set up a weekly series from a package: times, a plan with its conflicts, the client's
+    choice (all, only the free ones, other times for the conflicting ones), then one request."""
+    credit = _series_credit_or_404(request, credit_id)
+    now, user = timezone.now(), request.user
+    available = Credit.objects.filter(
+        client=user, coach=credit.coach, skill=credit.skill,
+        duration_minutes=credit.duration_minutes, status=Credit.Status.AVAILABLE,
+    ).count()  # fmt: skip
+    today = now.astimezone(request.viewer_zone).date()
+    form = SeriesForm(
+        request.POST or None,
+        available=available,
+        initial={"first_day": today + timedelta(days=2), "count": available},
+    )
+    occurrences, problems, error = [], [], ""
+    action = request.POST.get("action", "check")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        occurrences = series_plan.plan(
+            coach=credit.coach, client=user, duration_minutes=credit.duration_minutes,
+            times=data["times"], first_day=data["first_day"], count=data["count"], now=now,
+        )  # fmt: skip
+        picked, problems = _replacements(request, occurrences, request.viewer_zone)
+        if picked:
+            occurrences = series_plan.plan(
+                coach=credit.coach, client=user, duration_minutes=credit.duration_minutes,
+                times=data["times"], first_day=data["first_day"], count=data["count"],
+                now=now, replacements=picked,
+            )  # fmt: skip
+        for occurrence in occurrences:  # what the client typed is shown back to them
+            occurrence.instead = request.POST.get(f"instead_{occurrence.position}", "")[:16]
+        conflicts = [o for o in occurrences if o.conflict]
+        free = [o.starts_at for o in occurrences if not o.conflict]
+        if action in ("send", "send_free") and not problems:
+            if action == "send" and conflicts:
+                error = (
+                    f"{len(conflicts)} of these times cannot be booked. Choose: request only "
+                    "the free ones, or pick another time for each."
+                )
+            elif not free:
+                error = "None of these times is free. Pick other times."
+            else:
+                try:
+                    created = services.series_propose(by=user, credit=credit, starts=free, now=now)
+                except services.RequestError as failure:
+                    error = str(failure)
+                else:
+                    messages.success(
+                        request,
+                        f"Your weekly series of {len(free)} sessions was sent to "
+                        f"{credit.coach.user.display_name}.",
+                    )
+                    return redirect("requests:detail", request_id=created.pk)
+    context = {
+        "credit": credit,
+        "available": available,
+        "form": form,
+        "occurrences": occurrences,
+        "conflicts": [o for o in occurrences if o.conflict],
+        "free_count": sum(1 for o in occurrences if not o.conflict),
+        "problems": problems,
+        "error": error,
+        "coach_user": credit.coach.user,
+        # The series keeps the wall time of the coach's profile zone: its times are shown
+        # on that clock.
+        "coach_clock": SimpleNamespace(
+            zone=credit.coach.zone, display_name=credit.coach.user.display_name
+        ),
+    }
+    refused = bool(error or problems or (request.method == "POST" and not form.is_valid()))
+    return render(
+        request,
+        "requests_app/series.html",
+        context,
+        status=409 if error else (400 if refused else 200),
+    )
+
+
+@login_required
+def series_cancel_rest(request, session_id: int):
+    """Cancel this session and the later ones of its weekly series (a confirmation page
+    without JavaScript; the session page asks in a dialog)."""
+    session = (
+        Session.objects.for_user(request.user)
+        .filter(pk=session_id, series_occurrences__isnull=False)
+        .select_related("coach__user", "client", "skill")
+        .first()
+    )
+    if session is None:
+        raise Http404("No such session in a weekly series.")
+    if request.method != "POST":
+        return render(request, "requests_app/series_cancel.html", {"session": session})
+    try:
+        cancelled = services.series_cancel_from(
+            session=session, by=request.user, now=timezone.now()
+        )
+    except services.RequestError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Cancelled {len(cancelled)} sessions of the series.")
+    return redirect("sessions:detail", session_id=session.pk)
+
+
+@login_required
+def series_move_rest(request, session_id: int):
+    """New times for this session and the later ones of its weekly series: the first on the
+    viewer's clock, the others shifted alike on the coach's; the plan with its conflicts,
+    then one request the other person accepts or declines as one."""
+    now = timezone.now()
+    session = (
+        Session.objects.for_user(request.user)
+        .filter(pk=session_id, series_occurrences__isnull=False)
+        .select_related("coach__user", "client", "skill")
+        .first()
+    )
+    if session is None:
+        raise Http404("No such session in a weekly series.")
+    sessions = services.series_later_sessions(session=session, user=request.user, now=now)
+    if not sessions or sessions[0].pk != session.pk:
+        messages.error(request, "Only upcoming sessions of a weekly series can be moved.")
+        return redirect("sessions:detail", session_id=session.pk)
+    form = RescheduleForm(request.POST or None, zone=request.viewer_zone)
+    del form.fields["duration"]  # a series keeps its length
+    occurrences, error = [], ""
+    if request.method == "POST" and form.is_valid():
+        occurrences = series_plan.check(
+            coach=session.coach, client=session.client, now=now,
+            duration_minutes=session.duration_minutes, moving=[s.pk for s in sessions],
+            occurrences=series_plan.moved(
+                starts=[s.starts_at for s in sessions], to=form.cleaned_data["start"],
+                durations=[s.duration_minutes for s in sessions], coach_zone=session.coach.zone,
+                client_zone=session.client.zone,
+            ),
+        )  # fmt: skip
+        for occurrence, old in zip(occurrences, sessions, strict=True):
+            occurrence.old = old
+        if request.POST.get("action") == "send":
+            try:
+                created = services.series_move_propose(
+                    by=request.user, session=session, starts_at=form.cleaned_data["start"],
+                    now=now,
+                )  # fmt: skip
+            except services.RequestError as failure:
+                error = str(failure)
+            else:
+                messages.success(request, f"New times for {len(sessions)} sessions were sent.")
+                return redirect("requests:detail", request_id=created.pk)
+    is_coach = session.coach.user_id == request.user.pk
+    context = {
+        "session": session,
+        "sessions": sessions,
+        "form": form,
+        "occurrences": occurrences,
+        "conflicts": [o for o in occurrences if o.conflict],
+        "error": error,
+        "other": session.client if is_coach else session.coach.user,
+        "coach_clock": SimpleNamespace(
+            zone=session.coach.zone, display_name=session.coach.user.display_name
+        ),
+    }
+    refused = request.method == "POST" and not form.is_valid()
+    return render(
+        request,
+        "requests_app/series_move.html",
+        context,
+        status=409 if error else (400 if refused else 200),
+    )

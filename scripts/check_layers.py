@@ -18,6 +18,7 @@ LAYERS = (
     "marketplace",  # the pages and the data that bring the apps together
     "requests_app",
     "payments",
+    "payouts",  # coaches' payouts: the balance, Stripe Connect, payouts by hand
     "sessions_app",
     "messaging",  # conversations between a client and a coach
     "ledger",

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from sessions_app.models import Attendance, PreSessionSurvey, Session, SessionEvent
+from sessions_app.models import (
+    Attendance,
+    CoachIncident,
+    PreSessionSurvey,
+    Session,
+    SessionEvent,
+)
 
 
 class SessionEventInline(admin.TabularInline):
@@ -45,3 +51,24 @@ class SessionAdmin(admin.ModelAdmin):
 @admin.register(PreSessionSurvey)
 class PreSessionSurveyAdmin(admin.ModelAdmin):
     list_display = ("session", "answered_at")
+
+
+@admin.register(CoachIncident)
+class CoachIncidentAdmin(admin.ModelAdmin):
+    """Coaches' late cancellations and absences: written by the services, read here."""
+
+    list_display = ("at", "coach", "kind", "session", "note")
+    list_filter = ("kind", "at", ("coach", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("coach__user__email", "coach__user__display_name")
+    list_select_related = ("coach__user", "session")
+    readonly_fields = ("coach", "session", "kind", "at", "note")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -57,13 +57,14 @@ def time_check(
 ) -> None:
     """Raises SlotTaken unless the time is free for both people: a bookable slot of the
     coach's for instant booking, or, for a time both people ``agreed`` on (an accepted
-    request), simply free of anything else, open proposals aside. ``ignore``: busy rows
-    that must not collide with themselves (``{"sessions": id, "requests": id}``)."""
+    request), simply free of anything else, open proposals and weekly series aside.
+    ``ignore``: busy rows that must not collide with themselves (``{"sessions": id,
+    "requests": id}``)."""
     ignore = ignore or {}
     if agreed:
         _check_busy(
             coach=coach, client=client, starts_at=starts_at, duration_minutes=duration_minutes,
-            now=now, ignore=ignore, skip=("requests",),
+            now=now, ignore=ignore, skip=("requests", "series"),
         )  # fmt: skip
         return
     slots = bookable_slots(
@@ -239,6 +240,18 @@ def session_schedule_held(*, session: Session, credit: Credit, now: datetime) ->
     )
 
 
+# Why a credit that is not available cannot be scheduled, in the client's words.
+_NOT_AVAILABLE = {
+    Credit.Status.HELD: "This credit is held by a session request.",
+    Credit.Status.SCHEDULED: "This credit is already scheduled.",
+    Credit.Status.USED: "This credit was used already.",
+    Credit.Status.REFUNDED: "This credit was refunded.",
+    Credit.Status.EXPIRED: "This credit expired; its price went back to your wallet.",
+    Credit.Status.ENDED: "This credit's package was ended; its price went back to your wallet.",
+    Credit.Status.EXCHANGED: "This credit was exchanged for one of another length.",
+}
+
+
 def session_schedule_from_credit(
     *, credit: Credit, starts_at: datetime, by: User, now: datetime
 ) -> Session:
@@ -248,7 +261,7 @@ def session_schedule_from_credit(
         if credit.client_id != by.pk:
             raise BookingError("This credit is not yours.")
         if credit.status != Credit.Status.AVAILABLE:
-            raise BookingError("This credit is already scheduled.")
+            raise BookingError(_NOT_AVAILABLE.get(credit.status, "This credit cannot be used."))
         session = session_reserve(
             coach=credit.coach, client=credit.client, skill=credit.skill,
             duration_minutes=credit.duration_minutes, starts_at=starts_at, now=now,
@@ -260,36 +273,51 @@ def session_schedule_from_credit(
 
 
 def session_reschedule(
-    *, session: Session, starts_at: datetime, by: User, now: datetime, why: str
+    *,
+    session: Session,
+    starts_at: datetime,
+    by: User,
+    now: datetime,
+    why: str,
+    duration_minutes: int | None = None,
+    credit: Credit | None = None,
 ) -> Session:
     """Moves a scheduled session (locked by the caller's request) to an agreed new time,
-    free for both people."""
+    free for both people; with ``duration_minutes``, to a new length too, paid by
+    ``credit`` (the caller exchanged the session's credit for one of that length)."""
     if too_far := beyond_horizon(starts_at, now):
         raise BookingError(too_far)
     people_lock(client=session.client, coach=session.coach)
     session = Session.objects.select_for_update().get(pk=session.pk)
     if session.status != Session.Status.SCHEDULED:
         raise BookingError("The session can no longer be moved.")
+    duration_minutes = duration_minutes or session.duration_minutes
     time_check(
         coach=session.coach, client=session.client, starts_at=starts_at,
-        duration_minutes=session.duration_minutes, now=now, agreed=True,
+        duration_minutes=duration_minutes, now=now, agreed=True,
         ignore={"sessions": session.pk},
     )  # fmt: skip
-    old = session.starts_at
+    old, old_minutes = session.starts_at, session.duration_minutes
     session.starts_at = starts_at
-    session.ends_at = starts_at + timedelta(minutes=session.duration_minutes)
+    session.duration_minutes = duration_minutes
+    session.ends_at = starts_at + timedelta(minutes=duration_minutes)
+    if credit is not None:
+        session.credit = credit
     # The reminders and the late notice belong to the new time.
     session.reminder_day_sent_at = session.reminder_soon_sent_at = None
     session.coach_late_notified_at = None
+    session.calendar_sequence += 1  # the invitation sent again replaces the old one
     session.save(
         update_fields=[
-            "starts_at", "ends_at", "reminder_day_sent_at", "reminder_soon_sent_at",
-            "coach_late_notified_at",
+            "starts_at", "ends_at", "duration_minutes", "credit", "reminder_day_sent_at",
+            "reminder_soon_sent_at", "coach_late_notified_at", "calendar_sequence",
         ]
     )  # fmt: skip
+    longer = "" if old_minutes == duration_minutes else f" ({old_minutes} minutes before)"
     SessionEvent.objects.create(
         session=session, at=now, by=by, from_status=session.status, to_status=session.status,
-        action="move", why=f"moved from {old:%Y-%m-%d %H:%M} UTC: {why}",
+        action="move", why=f"moved from {old:%Y-%m-%d %H:%M} UTC{longer}: {why}"[:200],
     )  # fmt: skip
     session_changed(session)
+    emails.session_moved(session=session, now=now)
     return session

@@ -1,18 +1,20 @@
 """Emails about sessions, to each person in their own zone, after the commit."""
 
-from datetime import UTC
+from datetime import datetime
 
-from django.conf import settings
 from django.urls import reverse
-from icalendar import Calendar, Event
+from django.utils import timezone
 
+from hse import clock, ical
 from hse.emails import Attachment, bulk_notifier, send_email_on_commit
+from sessions_app.calendar import session_event
 from sessions_app.models import Session
 
 
-def _send(session: Session, *, to, subject: str, kind: str, **extra) -> None:
+def _send(session: Session, *, to, subject: str, kind: str, attachments=(), **extra) -> None:
     other = session.coach.user if to.pk == session.client_id else session.client
     send_email_on_commit(
+        attachments=attachments,
         to=to,
         subject=subject,
         template="session_update",
@@ -46,7 +48,9 @@ def post_session(*, session: Session) -> None:
     )
 
 
-def session_cancelled(*, session: Session, by, credit_returned: bool) -> None:
+def session_cancelled(*, session: Session, by, credit_returned: bool, now: datetime) -> None:
+    """Both people, with the METHOD:CANCEL that takes the event out of their calendars."""
+    invite = _invite(session, stamp=now, cancelled=True)
     for person in (session.client, session.coach.user):
         _send(
             session,
@@ -55,6 +59,21 @@ def session_cancelled(*, session: Session, by, credit_returned: bool) -> None:
             kind="cancelled",
             by=by,
             credit_returned=credit_returned,
+            attachments=(invite,),
+        )
+
+
+def session_moved(*, session: Session, now: datetime) -> None:
+    """Both people, with the invitation again at its new time and higher SEQUENCE."""
+    invite = _invite(session, stamp=now)
+    coach = session.coach.user
+    for person, other in ((session.client, coach), (coach, session.client)):
+        _send(
+            session,
+            to=person,
+            subject=f"Moved: {session.skill.name} with {other.display_name}",
+            kind="moved",
+            attachments=(invite,),
         )
 
 
@@ -68,9 +87,15 @@ def coach_late(*, session: Session) -> None:
     )
 
 
-def reminder(*, session: Session, minutes: int) -> None:
-    when = "tomorrow" if minutes >= 12 * 60 else f"in {minutes} minutes"
+def reminder(*, session: Session, minutes: int, now: datetime) -> None:
+    """The day-before reminder says when by the calendar of each reader's zone ("today at
+    15:00 CET", "tomorrow at 09:00 EST"), never by the hours left: 24 hours ahead may still
+    be today."""
     for person in (session.client, session.coach.user):
+        if minutes >= 60:
+            when = clock.relative_day(session.starts_at, person.zone, now)
+        else:
+            when = f"in {minutes} minutes"
         _send(session, to=person, subject=f"Reminder: your session starts {when}", kind="reminder")
 
 
@@ -84,33 +109,23 @@ def report_decided(*, session: Session, report) -> None:
     )
 
 
-def session_invite(session: Session) -> bytes:
-    """An iCalendar invitation; instants in UTC, so every calendar shows its own zone."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//HSE coaching//hse//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "REQUEST")
-    event = Event()
-    event.add("uid", f"session-{session.pk}@hse")
-    event.add("dtstamp", session.created_at.astimezone(UTC))
-    event.add("dtstart", session.starts_at.astimezone(UTC))
-    event.add("dtend", session.ends_at.astimezone(UTC))
-    event.add(
-        "summary",
-        f"{session.skill.name} coaching: {session.coach.user.display_name} and "
-        f"{session.client.display_name}",
+def session_invite(session: Session, *, stamp: datetime, cancelled: bool = False) -> bytes:
+    """The session's calendar invitation (``sessions_app.calendar``): METHOD:REQUEST with its
+    current SEQUENCE, or METHOD:CANCEL once it is cancelled."""
+    return ical.calendar(
+        [session_event(session, stamp=stamp, cancelled=cancelled)],
+        method="CANCEL" if cancelled else "REQUEST",
     )
-    event.add(
-        "description",
-        "Join from the Sessions page on HSE: Enter room opens "
-        f"{settings.HSE_ROOM_OPENS_MINUTES_BEFORE} minutes before.",
-    )
-    calendar.add_component(event)
-    return calendar.to_ical()
+
+
+def _invite(session: Session, *, stamp: datetime, cancelled: bool = False) -> Attachment:
+    content = session_invite(session, stamp=stamp, cancelled=cancelled)
+    return Attachment("session.ics", content, "text/calendar")
 
 
 def booking_confirmation(*, session: Session) -> None:
-    invite = Attachment("session.ics", session_invite(session), "text/calendar")
+    # When the invitation was written: it goes out with the booking's commit.
+    invite = _invite(session, stamp=timezone.now())
     url = reverse("sessions:detail", args=[session.pk])
     for person, other in (
         (session.client, session.coach.user),
@@ -145,6 +160,9 @@ def coaches_late(ids: list[int]) -> None:
 
 
 @bulk_notifier
-def reminders(ids: list[int], *, minutes: int) -> None:
+def reminders(ids: list[int], *, minutes: int, now: str | None = None) -> None:
+    """``now``: the sweep's clock (ISO); a notice written before it passed one reads the
+    clock here."""
+    at = datetime.fromisoformat(now) if now else timezone.now()
     for session in _sessions(ids):
-        reminder(session=session, minutes=minutes)
+        reminder(session=session, minutes=minutes, now=at)

@@ -41,6 +41,15 @@ class ConfirmForm(forms.Form):
     )
 
 
+class ReplyForm(forms.Form):
+    reply = forms.CharField(
+        label="Your public reply",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_text],
+    )
+
+
 class ReportForm(forms.Form):
     reason = forms.ChoiceField(label="What went wrong?", choices=Report.Reason.choices)
     details = forms.CharField(

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 
 from hse.states import Machine
-from sessions_app.models import Report, ReportEvent, Session, SessionEvent
+from sessions_app.models import Attendance, Report, ReportEvent, Session, SessionEvent
 
 S = Session.Status
 
@@ -27,6 +28,8 @@ TRANSITIONS = {
     "return_credit": ((S.REPORTED,), S.CANCELLED),
     "decline": ((S.REPORTED,), S.REPORT_DECLINED),
     "cancel": ((S.SCHEDULED,), S.CANCELLED),
+    # Over and unreported, but the evidence says the coach never came: the credit goes back.
+    "coach_absent": ((S.ENDED,), S.CANCELLED),
 }
 
 
@@ -74,9 +77,78 @@ def auto_end_at(session: Session) -> datetime:
     return session.ends_at + timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
 
 
-def auto_confirm_at(session: Session) -> datetime:
+def _confirmation_window() -> timedelta:
+    return timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
+
+
+def confirmation_closes_at(session: Session) -> datetime:
+    """When the client can no longer confirm or report an ended session, and the clock
+    confirms it: the confirmation window after its end, or after the moment it is ended by
+    itself when nobody ended it. The one rule: pages, the pending actions (through
+    ``confirmation_open_q``) and the auto-confirm sweep (``confirmation_closed_q``) all follow
+    it."""
     ended = session.ended_at or auto_end_at(session)
-    return ended + timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
+    return ended + _confirmation_window()
+
+
+def confirmation_open_q(now: datetime) -> Q:
+    """``confirmation_closes_at(session) > now`` for sessions over by the clock (ended, or
+    past their automatic end), as a query."""
+    window = _confirmation_window()
+    auto_end = timedelta(minutes=settings.HSE_AUTO_END_MINUTES_AFTER)
+    return Q(status=S.ENDED, ended_at__gt=now - window) | Q(
+        status__in=(S.SCHEDULED, S.IN_PROGRESS),
+        ends_at__lte=now - auto_end,
+        ends_at__gt=now - auto_end - window,
+    )
+
+
+def confirmation_closed_q(now: datetime) -> Q:
+    """Ended sessions whose ``confirmation_closes_at`` has come (the sweep's rows; sessions
+    still open past their end are ended first, which sets ``ended_at``)."""
+    return Q(status=S.ENDED, ended_at__lte=now - _confirmation_window())
+
+
+# What shows the coach was there: in the lobby, starting, in the call, or saying they are
+# late from the lobby. A client who was not there does not stop the coach being paid.
+COACH_PRESENT = (
+    Attendance.Kind.LOBBY,
+    Attendance.Kind.START,
+    Attendance.Kind.JOIN,
+    Attendance.Kind.LATE_NOTE,
+)
+
+
+def coach_came_q() -> Exists:
+    """Per session (as an annotation): the attendance evidence has the coach there."""
+    return Exists(
+        Attendance.objects.filter(
+            session=OuterRef("pk"), user=OuterRef("coach__user"), kind__in=COACH_PRESENT
+        )
+    )
+
+
+def coach_came(session: Session) -> bool:
+    return Attendance.objects.filter(
+        session=session, user_id=session.coach.user_id, kind__in=COACH_PRESENT
+    ).exists()
+
+
+def coach_cancel_is_late(session: Session, now: datetime) -> bool:
+    return now > session.starts_at - timedelta(hours=settings.HSE_COACH_LATE_CANCEL_HOURS)
+
+
+def rating_closes_at(session: Session) -> datetime | None:
+    """Until when the client may rate a confirmed session they have not rated (also one
+    the clock confirmed): HSE_RATING_DAYS after it was confirmed."""
+    if session.status != S.CONFIRMED or session.closed_at is None:
+        return None
+    return session.closed_at + timedelta(days=settings.HSE_RATING_DAYS)
+
+
+def can_rate(session: Session, now: datetime) -> bool:
+    closes = rating_closes_at(session)
+    return session.rating is None and closes is not None and now < closes
 
 
 def effective_status(session: Session, now: datetime) -> str:
@@ -84,8 +156,14 @@ def effective_status(session: Session, now: datetime) -> str:
     status = session.status
     if status in (S.SCHEDULED, S.IN_PROGRESS) and now >= auto_end_at(session):
         status = S.ENDED
-    if status == S.ENDED and now >= auto_confirm_at(session):
-        status = S.CONFIRMED
+    if status == S.ENDED and now >= confirmation_closes_at(session):
+        # The sweep's rule (sweeps.sessions_auto_confirm_due): a session the coach never
+        # came to is cancelled, not confirmed. Lists annotate ``coach_came`` (coach_came_q)
+        # so that this costs no query per row.
+        came = getattr(session, "coach_came", None)
+        if came is None:
+            came = coach_came(session)
+        status = S.CONFIRMED if came else S.CANCELLED
     return status
 
 
@@ -101,6 +179,7 @@ class Phase:
     can_confirm: bool
     can_cancel: bool
     client_keeps_credit_on_cancel: bool
+    coach_cancel_late: bool  # a coach cancelling now goes on their record
 
     @property
     def status_label(self) -> str:
@@ -127,4 +206,5 @@ def phase(session: Session, now: datetime) -> Phase:
         can_cancel=session.status == S.SCHEDULED and now < session.starts_at,
         client_keeps_credit_on_cancel=now
         <= session.starts_at - timedelta(hours=settings.HSE_CLIENT_CANCEL_HOURS),
+        coach_cancel_late=coach_cancel_is_late(session, now),
     )

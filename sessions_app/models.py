@@ -88,12 +88,18 @@ class Session(models.Model):
     reminder_soon_sent_at = models.DateTimeField(null=True, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True, max_length=2000)
+    # The coach's public answer to the review, shown under it (one, which they may edit).
+    coach_reply = models.TextField(blank=True, max_length=2000)
+    coach_reply_at = models.DateTimeField(null=True, blank=True)
     # The credit that pays for it. A credit returned after a cancellation may pay for a
     # later session too, so several rows can name one credit; only one of them is live.
     credit = models.ForeignKey(
         "ledger.Credit", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The SEQUENCE of its calendar event (hse.ical): raised by each change sent as an update
+    # (a move, the cancellation), so calendars replace their copy.
+    calendar_sequence = models.PositiveIntegerField(default=0)
 
     objects = SessionQuerySet.as_manager()
 
@@ -252,3 +258,28 @@ class PreSessionSurvey(models.Model):
 
     def __str__(self) -> str:
         return f"Survey for session {self.session_id}"
+
+
+class CoachIncident(models.Model):
+    """A coach's late cancellation or absence, on the record for admins (the client got the
+    credit back either way). Written once per session and kind by the services."""
+
+    class Kind(models.TextChoices):
+        LATE_CANCEL = "late_cancel", "Cancelled late"
+        NO_SHOW = "no_show", "Did not show"
+
+    coach = models.ForeignKey(CoachProfile, on_delete=models.PROTECT, related_name="incidents")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    at = models.DateTimeField()
+    note = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["coach", "-at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "kind"], name="one_incident_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: session {self.session_id}"

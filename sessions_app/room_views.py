@@ -13,7 +13,7 @@ from hse.bounds import small_int
 from hse.http import back_to_panel, card_tag, from_panel, redirect_htmx
 from sessions_app import services
 from sessions_app.forms import ConfirmForm, ReportForm
-from sessions_app.lifecycle import phase, room_opens_at
+from sessions_app.lifecycle import confirmation_closes_at, phase, room_opens_at
 from sessions_app.models import Session
 from sessions_app.signalling import last_signal_id
 from sessions_app.views import _session_or_404, refused_in_panel
@@ -189,7 +189,12 @@ def confirm(request, session_id: int):
             return redirect("sessions:detail", session_id=session.pk)
     if request.method == "POST" and from_panel(request):
         return refused_in_panel(request, form, card_tag("to_confirm", session.pk))
-    context = {"session": session, "phase": info, "form": form}
+    context = {
+        "session": session,
+        "phase": info,
+        "form": form,
+        "confirm_by": confirmation_closes_at(session),
+    }
     return render(request, "sessions_app/confirm.html", context)
 
 

@@ -9,7 +9,7 @@ from accounts.models import User
 from hse import live
 from hse.cache import new_versions_now_and_on_commit
 from ledger.models import Credit
-from sessions_app.lifecycle import auto_end_at, phase
+from sessions_app.lifecycle import auto_end_at, coach_came_q, phase
 from sessions_app.models import Session
 
 # The columns lists read (``only``): the users' other columns cost Django's compiler more
@@ -54,6 +54,7 @@ def sessions_past(*, user: User, now: datetime, limit: int = 100) -> list[Sessio
         .exclude(status__in=(Session.Status.HELD, Session.Status.EXPIRED))
         .filter(starts_at__lt=now)
         .select_related("coach__user", "client", "skill")
+        .annotate(coach_came=coach_came_q())
         .order_by("-starts_at")[:limit]
     )
     past = []
@@ -84,6 +85,7 @@ class CreditGroup:
     available: int
     next_credit_id: int
     schedule_url: str
+    expires_at: datetime | None = None  # the earliest expiry among them (package validity)
 
 
 def credits_to_schedule(*, user: User) -> list[CreditGroup]:
@@ -91,7 +93,7 @@ def credits_to_schedule(*, user: User) -> list[CreditGroup]:
     rows = (
         Credit.objects.filter(client=user, status=Credit.Status.AVAILABLE)
         .values("coach_id", "coach__user__display_name", "skill__name", "duration_minutes")
-        .annotate(available=Count("id"), first=Min("id"))
+        .annotate(available=Count("id"), first=Min("id"), expires=Min("expires_at"))
         .order_by("coach__user__display_name", "skill__name", "duration_minutes")
     )
     return [
@@ -103,6 +105,7 @@ def credits_to_schedule(*, user: User) -> list[CreditGroup]:
             available=row["available"],
             next_credit_id=row["first"],
             schedule_url=reverse("sessions:schedule", args=[row["first"]]),
+            expires_at=row["expires"],
         )
         for row in rows
     ]
@@ -115,9 +118,12 @@ def forget_pending_counts(*user_ids: int) -> None:
     live.push_many([(live.user_group(user_id), {"type": "pending"}) for user_id in user_ids])
 
 
-def sessions_busy(people: Q, during: Q, ignore: int | None) -> QuerySet[Session]:
-    """The busy-time source of sessions and checkout holds (``coaching.selectors``)."""
+def sessions_busy(people: Q, during: Q, ignore) -> QuerySet[Session]:
+    """The busy-time source of sessions and checkout holds (``coaching.selectors``).
+    ``ignore``: a session's id, or several (a weekly series moving together)."""
     sessions = Session.objects.occupying_until().filter(people, during)
+    if isinstance(ignore, list | tuple | set | frozenset):
+        return sessions.exclude(pk__in=ignore)
     return sessions.exclude(pk=ignore) if ignore is not None else sessions
 
 
@@ -130,7 +136,9 @@ def coach_reviews(*, coach, limit: int = 5) -> dict:
     latest = (
         rated.exclude(rating_comment="")
         .order_by("-closed_at")
-        .values_list("rating", "rating_comment", "closed_at", "client__display_name")[:limit]
+        .values_list(
+            "rating", "rating_comment", "closed_at", "client__display_name", "coach_reply"
+        )[:limit]
     )
     return {
         **rated.aggregate(average=Avg("rating"), count=Count("id")),
@@ -140,7 +148,8 @@ def coach_reviews(*, coach, limit: int = 5) -> dict:
                 "rating_comment": comment,
                 "closed_at": closed,
                 "client": {"display_name": name},
+                "coach_reply": reply,
             }
-            for stars, comment, closed, name in latest
+            for stars, comment, closed, name, reply in latest
         ],
     }

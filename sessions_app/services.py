@@ -8,9 +8,11 @@ A credit's state is the ledger's: a session only asks it to move."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
+from hse.text import validate_text
 from ledger import services as ledger
 from messaging import services as messaging
 from sessions_app import emails, signalling
@@ -18,11 +20,21 @@ from sessions_app.booking import session_changed, session_move_state
 from sessions_app.lifecycle import (
     REPORT,
     BookingError,
-    auto_confirm_at,
     auto_end_at,
+    can_rate,
+    coach_came,
+    coach_cancel_is_late,
+    confirmation_closes_at,
     phase,
 )
-from sessions_app.models import Attendance, PreSessionSurvey, Report, Session, Signal
+from sessions_app.models import (
+    Attendance,
+    CoachIncident,
+    PreSessionSurvey,
+    Report,
+    Session,
+    Signal,
+)
 from sessions_app.selectors import forget_pending_counts
 from sessions_app.signals import session_cancelled
 
@@ -41,7 +53,7 @@ def _catch_up(session: Session, now: datetime) -> None:
     live = (Session.Status.SCHEDULED, Session.Status.IN_PROGRESS)
     if session.status in live and now >= auto_end_at(session):
         _auto_end_locked(session, now=now)
-    if session.status == Session.Status.ENDED and now >= auto_confirm_at(session):
+    if session.status == Session.Status.ENDED and now >= confirmation_closes_at(session):
         _auto_confirm_locked(session, now=now)
 
 
@@ -196,9 +208,29 @@ def _auto_end_locked(session: Session, *, now: datetime) -> None:
 
 
 def _auto_confirm_locked(session: Session, *, now: datetime) -> None:
+    """Nobody reported it: held (the coach is paid, whether or not the client came) unless
+    the attendance evidence says the coach never came, which gives the credit back."""
+    if not coach_came(session):
+        why = COACH_ABSENT_WHY
+        session_move_state(session, "coach_absent", by=None, now=now, why=why, closed_at=now)
+        if session.credit_id:
+            ledger.credit_give_back(credit=session.credit, by=None, now=now, why=why)
+        incident_record(session=session, kind=CoachIncident.Kind.NO_SHOW, now=now, note=why)
+        return
     why = "not reported in time; confirmed automatically"
     session_move_state(session, "auto_confirm", by=None, now=now, why=why, closed_at=now)
     _use_credit(session, by=None, now=now, why=why)
+
+
+COACH_ABSENT_WHY = "the coach never came (no lobby, start or join); the credit went back"
+
+
+def incident_record(*, session: Session, kind: str, now: datetime, note: str) -> None:
+    """A coach's late cancellation or absence, on the record once per session and kind."""
+    CoachIncident.objects.get_or_create(
+        session=session, kind=kind,
+        defaults={"coach_id": session.coach_id, "at": now, "note": note[:200]},
+    )  # fmt: skip
 
 
 def session_confirm(
@@ -246,8 +278,9 @@ def session_report(*, session: Session, by: User, now: datetime, reason: str, de
 
 def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
     """The client up to HSE_CLIENT_CANCEL_HOURS before keeps the credit; later it is used
-    (and the coach earns it). A coach's cancellation always gives the credit back. Both are
-    told; proposals to move the session close with it."""
+    (and the coach earns it). A coach's cancellation always gives the credit back, and one
+    later than HSE_COACH_LATE_CANCEL_HOURS before is on the coach's record. Both are told;
+    proposals to move the session close with it."""
     with transaction.atomic():
         session = _lock_session(session)
         _check_party(session, by)
@@ -257,13 +290,77 @@ def session_cancel(*, session: Session, by: User, now: datetime) -> Session:
         by_coach = by.pk == session.coach.user_id
         keeps = by_coach or info.client_keeps_credit_on_cancel
         why = f"cancelled by {'the coach' if by_coach else 'the client'}"
-        session_move_state(session, "cancel", by=by, now=now, why=why, closed_at=now)
+        session_move_state(
+            session, "cancel", by=by, now=now, why=why, closed_at=now,
+            calendar_sequence=session.calendar_sequence + 1,
+        )  # fmt: skip
+        if by_coach and coach_cancel_is_late(session, now):
+            hours = settings.HSE_COACH_LATE_CANCEL_HOURS
+            incident_record(
+                session=session, kind=CoachIncident.Kind.LATE_CANCEL, now=now,
+                note=f"cancelled less than {hours} hours before the start",
+            )  # fmt: skip
         if session.credit_id and keeps:
             ledger.credit_give_back(credit=session.credit, by=by, now=now, why=why)
         elif session.credit_id:
             _use_credit(session, by=by, now=now, why=f"{why}, too late to get it back")
-        emails.session_cancelled(session=session, by=by, credit_returned=keeps)
+        emails.session_cancelled(session=session, by=by, credit_returned=keeps, now=now)
         session_cancelled.send(sender=Session, session=session, by=by, now=now)
+    return session
+
+
+# --- Reviews: the client's rating after the fact, the coach's public reply -----------------
+
+
+def session_rate(
+    *, session: Session, by: User, rating: int | None, comment: str, now: datetime
+) -> Session:
+    """A confirmed session the client has not rated (one the clock confirmed, most often)
+    may be rated up to HSE_RATING_DAYS after it was confirmed, once."""
+    if rating is None or not 1 <= rating <= 5:
+        raise BookingError("Choose from 1 to 5 stars.")
+    comment = comment.strip()
+    if len(comment) > 2000:
+        raise BookingError("A comment is at most 2,000 characters.")
+    try:
+        validate_text(comment)
+    except ValidationError as error:
+        raise BookingError(error.messages[0]) from None
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.client_id:
+            raise BookingError("Only the client rates the session.")
+        _catch_up(session, now)
+        if session.rating is not None:
+            raise BookingError("You rated this session already.")
+        if not can_rate(session, now):
+            raise BookingError(
+                f"A session can be rated for {settings.HSE_RATING_DAYS} days after it is confirmed."
+            )
+        session.rating, session.rating_comment = rating, comment
+        session.save(update_fields=["rating", "rating_comment"])
+    return session
+
+
+def review_reply(*, session: Session, by: User, text: str, now: datetime) -> Session:
+    """The coach answers a review publicly: one reply, which they may edit."""
+    text = text.strip()
+    if not text:
+        raise BookingError("Write your reply first.")
+    if len(text) > 2000:
+        raise BookingError("A reply is at most 2,000 characters.")
+    try:
+        validate_text(text)
+    except ValidationError as error:
+        raise BookingError(error.messages[0]) from None
+    with transaction.atomic():
+        session = _lock_session(session)
+        if by.pk != session.coach.user_id:
+            raise BookingError("Only the coach answers a review.")
+        if session.rating is None:
+            raise BookingError("There is no review to answer yet.")
+        session.coach_reply, session.coach_reply_at = text, now
+        session.save(update_fields=["coach_reply", "coach_reply_at"])
     return session
 
 

@@ -10,9 +10,11 @@ from django.db.models import F
 from hse.emails import notify_later
 from hse.sweeps import in_locked_batches
 from ledger import services as ledger
+from ledger.models import Credit
 from sessions_app import emails
-from sessions_app.lifecycle import SESSION
-from sessions_app.models import Attendance, Session
+from sessions_app.lifecycle import SESSION, coach_came_q, confirmation_closed_q
+from sessions_app.models import Attendance, CoachIncident, Session
+from sessions_app.services import COACH_ABSENT_WHY
 
 # Pages derive from the clock what these sweeps write (``lifecycle.effective_status``) and
 # the header's count is kept for half a minute at most, so a sweep renews no cached page.
@@ -48,27 +50,54 @@ def sessions_auto_end_due(*, now: datetime, batch: int = 1000) -> int:
 
 
 def sessions_auto_confirm_due(*, now: datetime, batch: int = 1000) -> int:
-    """Ended sessions nobody reported within HSE_AUTO_CONFIRM_HOURS are confirmed: their
-    credits are used, which earns their coaches."""
-    cutoff = now - timedelta(hours=settings.HSE_AUTO_CONFIRM_HOURS)
+    """Ended sessions nobody reported before their confirmation closed
+    (``lifecycle.confirmation_closes_at``) are confirmed: their credits are used, which
+    earns their coaches, whether or not the client came. Those where the attendance
+    evidence has no trace of the coach give the credit back instead, and go on the coach's
+    record (``services._auto_confirm_locked`` is the same rule for one session)."""
     due = (
-        Session.objects.filter(status=Session.Status.ENDED, ended_at__lte=cutoff)
+        Session.objects.filter(confirmation_closed_q(now))
+        .annotate(came=coach_came_q())
         .order_by("pk")
-        .values_list("pk", "credit_id")
+        .values_list("pk", "credit_id", "came", "coach_id")
     )
     why = "not reported in time; confirmed automatically"
 
     def handle(rows):
         confirmed = SESSION.move_many(
-            [pk for pk, _ in rows], "auto_confirm", now=now, why=why, closed_at=now
-        )
+            [pk for pk, _, came, _ in rows if came], "auto_confirm", now=now, why=why,
+            closed_at=now,
+        )  # fmt: skip
         moved = set(confirmed)
         ledger.credits_use_many(
-            sessions={credit: pk for pk, credit in rows if credit and pk in moved},
+            sessions={credit: pk for pk, credit, _, _ in rows if credit and pk in moved},
             now=now,
             why=why,
         )
-        return len(confirmed)
+        absent = SESSION.move_many(
+            [pk for pk, _, came, _ in rows if not came], "coach_absent", now=now,
+            why=COACH_ABSENT_WHY, closed_at=now,
+        )  # fmt: skip
+        back = set(absent)
+        for pk, credit_id, _, _ in rows:
+            if pk in back and credit_id:
+                credit = Credit.objects.get(pk=credit_id)
+                ledger.credit_give_back(credit=credit, by=None, now=now, why=COACH_ABSENT_WHY)
+        CoachIncident.objects.bulk_create(
+            [
+                CoachIncident(
+                    coach_id=coach_id,
+                    session_id=pk,
+                    kind=CoachIncident.Kind.NO_SHOW,
+                    at=now,
+                    note=COACH_ABSENT_WHY,
+                )
+                for pk, _, _, coach_id in rows
+                if pk in back
+            ],
+            ignore_conflicts=True,
+        )
+        return len(confirmed) + len(absent)
 
     return in_locked_batches(due, handle, batch=batch)
 
@@ -111,7 +140,7 @@ def reminders_send_due(*, now: datetime, batch: int = 500) -> int:
 
         def handle(ids, field=field, minutes=minutes):
             Session.objects.filter(pk__in=ids).update(**{field: now})
-            notify_later(emails.reminders, ids=ids, minutes=minutes)
+            notify_later(emails.reminders, ids=ids, minutes=minutes, now=now.isoformat())
             return len(ids)
 
         sent += in_locked_batches(due, handle, batch=batch)

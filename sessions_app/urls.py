@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app import call_views, room_views, views
+from sessions_app import call_views, review_views, room_views, views
 
 app_name = "sessions"
 urlpatterns = [
@@ -21,4 +21,6 @@ urlpatterns = [
     path("<int:session_id>/confirm/", room_views.confirm, name="confirm"),
     path("<int:session_id>/report/", room_views.report, name="report"),
     path("<int:session_id>/cancel/", room_views.cancel, name="cancel"),
+    path("<int:session_id>/rate/", review_views.rate, name="rate"),
+    path("<int:session_id>/reply/", review_views.reply, name="reply"),
 ]

@@ -5,14 +5,19 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.timezones import zone_label
 from coaching.selectors import bookable_days
 from hse.forms import errors_text
 from hse.http import back_to_panel, card_tag, from_panel
 from ledger.models import Credit
 from sessions_app import booking, selectors, services
 from sessions_app.forms import ScheduleForm, SurveyForm
-from sessions_app.lifecycle import phase, room_opens_at
+from sessions_app.lifecycle import (
+    can_rate,
+    confirmation_closes_at,
+    phase,
+    rating_closes_at,
+    room_opens_at,
+)
 
 
 @login_required
@@ -41,15 +46,20 @@ def _session_or_404(request, session_id: int):
 def session_detail(request, session_id: int):
     session = _session_or_404(request, session_id)
     now = timezone.now()
+    is_coach = session.coach.user_id == request.user.pk
     context = {
         "session": session,
         "survey": getattr(session, "survey", None),
         "report": getattr(session, "report", None),
-        "is_coach": session.coach.user_id == request.user.pk,
+        "is_coach": is_coach,
+        "other": session.client if is_coach else session.coach.user,
         "phase": phase(session, now),
         "opens_at": room_opens_at(session),
+        "confirm_by": confirmation_closes_at(session),
         "attendance": session.attendance.select_related("user"),
         "now": now,
+        "can_rate": can_rate(session, now),
+        "rating_closes_at": rating_closes_at(session),
     }
     return render(request, "sessions_app/session_detail.html", context)
 
@@ -139,6 +149,5 @@ def schedule(request, credit_id: int):
             now=now,
         ),
         "error": error,
-        "zone_label": zone_label(request.viewer_zone_name, now),
     }
     return render(request, "sessions_app/schedule.html", context, status=409 if error else 200)

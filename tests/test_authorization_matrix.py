@@ -6,7 +6,8 @@ and coach A (Bob); client B (Carol), coach B (Dora) and staff (Sam) are everyone
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
@@ -14,12 +15,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from coaching.models import TimeOff
+from accounts.services import calendar_feed_renew
+from coaching.models import BusyCalendar, TimeOff
 from ledger import services as ledger
 from ledger.services import wallet_post
 from messaging.services import conversation_for, message_send
+from payments.packages import extension_ask
 from payments.services import order_start, topup_start
-from requests_app.services import request_propose
+from requests_app.services import request_accept, request_propose, series_propose
 from sessions_app import booking
 from tests.factories import CoachFactory, SkillFactory, UserFactory
 
@@ -33,7 +36,10 @@ ANON, CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF = (
 )
 PEOPLE = (CLIENT_A, CLIENT_B, COACH_A, COACH_B, STAFF)
 ACTORS = (ANON, *PEOPLE)
-OUR_APPS = ("accounts", "coaching", "payments", "sessions", "requests", "marketplace", "messaging")
+OUR_APPS = (
+    "accounts", "coaching", "payments", "payouts", "sessions", "requests", "marketplace",
+    "messaging",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,16 @@ MATRIX = {
     "coaching:catalog": (None, rule(*ACTORS, public=True), PUBLIC_NO_POST),
     "marketplace:coach_detail": ("coach", rule(*ACTORS, public=True), PUBLIC_NO_POST),
     "coaching:profile_edit": (None, rule(*COACHES), rule(*COACHES)),
+    "coaching:offers_edit": (None, not_allowed_for(*COACHES), rule(*COACHES)),
     "coaching:availability": (None, rule(*COACHES), not_allowed_for(*COACHES)),
     "coaching:window_add": (None, not_allowed_for(*COACHES), rule(*COACHES)),
     "coaching:window_remove": ("window", not_allowed_for(*COACHES), rule(COACH_A)),
     "coaching:time_off_add": (None, not_allowed_for(*COACHES), rule(*COACHES)),
     "coaching:time_off_remove": ("time_off", not_allowed_for(*COACHES), rule(COACH_A)),
+    "coaching:busy_calendar_add": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "coaching:busy_calendar_remove": ("busy_calendar", not_allowed_for(*COACHES), rule(COACH_A)),
     "accounts:settings": (None, rule(*SIGNED_IN), rule(*SIGNED_IN)),
+    "accounts:calendar_feed_new": (None, NOT_ALLOWED, rule(*SIGNED_IN)),
     "payments:buy": (
         "coach",
         rule(*CLIENTS, *COACHES, codes={COACH_A: 302, COACH_B: 302}),
@@ -88,6 +98,11 @@ MATRIX = {
     "payments:order_cancel": ("order", rule(CLIENT_A), rule(CLIENT_A)),
     "payments:top_up_cancel": ("top_up", rule(CLIENT_A), rule(CLIENT_A)),
     "payments:wallet": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    # Alice's package: she asks for more time or ends it; Bob answers the extension.
+    "payments:package_extend": ("order", NOT_ALLOWED, rule(CLIENT_A)),
+    "payments:package_end": ("order", rule(CLIENT_A), rule(CLIENT_A)),
+    "payments:extension_detail": ("extension", rule(COACH_A), NOT_ALLOWED),
+    "payments:extension_answer": ("extension", NOT_ALLOWED, rule(COACH_A)),
     "payments:top_up": (None, NOT_ALLOWED, rule(*SIGNED_IN)),
     "payments:stripe_webhook": (
         None,
@@ -97,6 +112,8 @@ MATRIX = {
     "sessions:list": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "marketplace:pending": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "marketplace:calendar": (None, rule(*SIGNED_IN), NOT_ALLOWED),
+    # Alice's private calendar address: the secret in it is the key, whoever holds it.
+    "marketplace:calendar_feed": ("calendar_feed", rule(*ACTORS, public=True), PUBLIC_NO_POST),
     "sessions:past": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "marketplace:dashboard": (None, rule(*COACHES), NOT_ALLOWED),
     "sessions:detail": ("session", rule(*A_SIDE), NOT_ALLOWED),
@@ -114,12 +131,17 @@ MATRIX = {
     "sessions:confirm": ("session", rule(CLIENT_A), rule(CLIENT_A)),
     "sessions:report": ("session", rule(CLIENT_A), rule(CLIENT_A)),
     "sessions:cancel": ("session", NOT_ALLOWED, rule(*A_SIDE)),
+    "sessions:rate": ("session", rule(CLIENT_A), rule(CLIENT_A)),
+    "sessions:reply": ("session", NOT_ALLOWED, rule(COACH_A)),
     "requests:propose": (None, rule(*SIGNED_IN), rule(*SIGNED_IN)),
     "requests:detail": ("request", rule(*A_SIDE), NOT_ALLOWED),
     "requests:accept": ("request", NOT_ALLOWED, rule(*A_SIDE)),
     "requests:reject": ("request", rule(*A_SIDE), rule(*A_SIDE)),
     "requests:cancel": ("request", NOT_ALLOWED, rule(*A_SIDE)),
     "requests:adjust": ("request", NOT_ALLOWED, rule(*A_SIDE)),
+    "requests:series_new": ("credit", rule(CLIENT_A), rule(CLIENT_A)),
+    "requests:series_cancel_rest": ("series_session", rule(*A_SIDE), rule(*A_SIDE)),
+    "requests:series_move_rest": ("series_session", rule(*A_SIDE), rule(*A_SIDE)),
     "messaging:list": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "messaging:unread": (None, rule(*SIGNED_IN), NOT_ALLOWED),
     "messaging:thread": ("conversation", rule(*A_SIDE), rule(*A_SIDE)),
@@ -131,6 +153,16 @@ MATRIX = {
     # Writing to coach A: any client (Alice has a conversation; Carol and Sam may start one);
     # a coach writes to no coach, and to no one about themself.
     "messaging:start": ("coach_user", rule(*CLIENTS), rule(*CLIENTS)),
+    # A coach's earnings and payouts: each coach their own, nobody else's (no ids in them).
+    "payouts:statement": (None, rule(*COACHES), not_allowed_for(*COACHES)),
+    "payouts:statement_csv": (None, rule(*COACHES), not_allowed_for(*COACHES)),
+    "payouts:payouts": (None, rule(*COACHES), not_allowed_for(*COACHES)),
+    "payouts:request": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "payouts:method_manual": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "payouts:stripe_setup": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "payouts:stripe_return": (None, rule(*COACHES), not_allowed_for(*COACHES)),
+    "payouts:stripe_use": (None, not_allowed_for(*COACHES), rule(*COACHES)),
+    "payouts:auto_weekly": (None, not_allowed_for(*COACHES), rule(*COACHES)),
 }
 
 
@@ -192,6 +224,11 @@ def build_world():
     ledger.credit_schedule(credit=credits[0], by=alice, now=now, why="the running session")
     later = (now + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
     request = request_propose(by=alice, coach=bob, client=alice, starts_at=later, now=now)
+    # A weekly series of one, accepted: its session can be cancelled with the rest.
+    series = series_propose(
+        by=alice, credit=credits[1], starts=[later + timedelta(days=1)], now=now
+    )
+    series = request_accept(request=series, by=bob.user, now=now)
     conversation = conversation_for(client=alice, coach=bob, now=now)
     message_send(conversation=conversation, by=bob.user, body="Hello Alice", now=now)
     objects = {
@@ -201,11 +238,22 @@ def build_world():
         "credit": credits[-1],
         "session": session,
         "request": request,
+        "series_session": series.session,
         "window": bob.availability_windows.first(),
         "conversation": conversation,
+        "extension": extension_ask(order=order, by=alice, now=now),
         "coach_user": bob.user,
+        "busy_calendar": BusyCalendar.objects.create(
+            coach=bob, url="https://calendar.example.com/bob.ics", created_at=now
+        ),
+        # reverse() takes the address's token where the other routes take a pk.
+        "calendar_feed": SimpleNamespace(pk=calendar_feed_renew(user=alice, now=now).token),
         "time_off": TimeOff.objects.create(
-            coach=bob, starts_at=now + timedelta(days=40), ends_at=now + timedelta(days=41)
+            coach=bob,
+            start_date=(now + timedelta(days=40)).date(),
+            start_time=time(),
+            end_date=(now + timedelta(days=41)).date(),
+            end_time=time(),
         ),
     }
     people = {CLIENT_A: alice, CLIENT_B: carol, COACH_A: bob.user, COACH_B: dora.user, STAFF: sam}

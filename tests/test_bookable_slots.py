@@ -1,6 +1,6 @@
 """bookable_slots: availability minus busy time, minimum notice and DST, on the 15-minute grid."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -141,8 +141,10 @@ def test_a_day_of_time_off_has_no_slots_and_the_days_around_it_do():
     coach = CoachFactory(time_zone="America/New_York")
     TimeOff.objects.create(
         coach=coach,
-        starts_at=datetime(2026, 11, 24, tzinfo=NEW_YORK),
-        ends_at=datetime(2026, 11, 25, tzinfo=NEW_YORK),
+        start_date=date(2026, 11, 24),
+        start_time=time(0, 0),
+        end_date=date(2026, 11, 25),
+        end_time=time(0, 0),
     )
 
     assert wall(slots_on(coach, date(2026, 11, 23), NEW_YORK)) == HOURLY_9_TO_11
@@ -155,8 +157,10 @@ def test_a_busy_hour_blocks_every_slot_that_overlaps_it_and_no_other():
     coach = CoachFactory(time_zone="America/New_York")
     TimeOff.objects.create(
         coach=coach,
-        starts_at=datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK),
-        ends_at=datetime(2026, 11, 23, 11, 0, tzinfo=NEW_YORK),
+        start_date=date(2026, 11, 23),
+        start_time=time(10, 0),
+        end_date=date(2026, 11, 23),
+        end_time=time(11, 0),
     )
 
     assert wall(slots_on(coach, date(2026, 11, 23), NEW_YORK)) == ["09:00", "11:00"]

@@ -3,7 +3,7 @@ dates and numbers out of range, a booking beyond the horizon, another client's f
 zones that are not zones, names with line breaks, Host headers that dodge the login limit,
 and more open checkouts than anyone needs."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -26,6 +26,14 @@ from tests.test_requests import package
 
 pytestmark = pytest.mark.django_db
 FAR = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:00:00Z", "0001-01-01"]
+
+
+def whole_days(first, last) -> dict:
+    """Time off from the start of ``first`` to the end of ``last``, on the coach's clock."""
+    return {
+        "starts": datetime.combine(first, time()),
+        "ends": datetime.combine(last + timedelta(days=1), time()),
+    }
 
 
 def fund(user, amount=100_000):
@@ -98,7 +106,7 @@ def test_nothing_is_booked_requested_or_taken_off_beyond_the_horizon(
     with pytest.raises(BookingError, match="180 days ahead"):
         session_schedule_from_credit(credit=credit, starts_at=beyond, by=alice, now=NOW)
     with pytest.raises(CoachingError, match="180 days ahead"):
-        time_off_add(coach=bob, first_day=beyond.date(), last_day=beyond.date(), note="", now=NOW)
+        time_off_add(coach=bob, **whole_days(beyond.date(), beyond.date()), note="", now=NOW)
     assert request_propose(by=alice, coach=bob, client=alice, starts_at=within, now=NOW)
     credit.refresh_from_db()
     assert credit.status == "held"  # by the request within the horizon, only
@@ -285,11 +293,9 @@ def test_time_off_that_ends_beyond_the_horizon_is_refused(bob):
 
     first = (NOW + timedelta(days=170)).date()
     with pytest.raises(CoachingError, match="180 days ahead"):
-        time_off_add(
-            coach=bob, first_day=first, last_day=first + timedelta(days=300), note="", now=NOW
-        )
+        time_off_add(coach=bob, **whole_days(first, first + timedelta(days=300)), note="", now=NOW)
     assert not TimeOff.objects.exists()
-    time_off_add(coach=bob, first_day=first, last_day=first + timedelta(days=5), note="", now=NOW)
+    time_off_add(coach=bob, **whole_days(first, first + timedelta(days=5)), note="", now=NOW)
 
 
 @freeze_time(NOW)
@@ -303,7 +309,7 @@ def test_a_bad_zone_is_logged_and_emails_name_the_zone_they_use(client, alice, c
     receipt = {"top_up": TopUp(amount=100, currency="USD", paid_at=NOW), "url": "/"}
     message = build_email(to=alice, subject="Hello", template="top_up_receipt", context=receipt)
     html = message.alternatives[0][0]
-    assert "Times are in UTC." in html and "Mars" not in html
+    assert "Your times are in UTC." in html and "Mars" not in html
 
 
 def test_an_old_zone_name_is_taken_as_its_current_one_and_the_list_has_no_aliases(client):

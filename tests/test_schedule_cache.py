@@ -4,7 +4,7 @@ however; the clock frees holds and requests by itself; and a page served from th
 reads no sessions, requests or time off."""
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -52,7 +52,7 @@ def test_a_second_look_reads_no_schedule_and_a_change_shows_at_once(client, alic
     assert not read_schedules(client, bob)
 
     off = time_off_add(
-        coach=bob, first_day=date(2026, 11, 23), last_day=date(2026, 11, 23), note="", now=NOW
+        coach=bob, starts=datetime(2026, 11, 23), ends=datetime(2026, 11, 24), note="", now=NOW
     )
     assert NINE_AM not in offered(client, bob) and TUESDAY_NINE in offered(client, bob)
     time_off_remove(coach=bob, time_off=off)

@@ -45,13 +45,18 @@ def test_walk_one_session_through_every_minute_that_matters(
     with django_capture_on_commit_callbacks(execute=True):
         assert sweeps(T - timedelta(hours=23)) == (0, 0, 0, 1)  # the day-before reminder
         assert sweeps(T - timedelta(hours=23)) == (0, 0, 0, 0)
-    assert len([m for m in mailoutbox if "Reminder" in m.subject]) == 2  # client and coach
+    # Client and coach, each told by the calendar of their own zone.
+    reminders = {m.to[0]: m.subject for m in mailoutbox if "Reminder" in m.subject}
+    assert reminders == {
+        "alice@example.com": "[HSE] Reminder: your session starts tomorrow at 15:00 CET",
+        "bob@example.com": "[HSE] Reminder: your session starts tomorrow at 14:00 UTC",
+    }
 
     with freeze_time(at(-16)):
         assert not phase(session, at(-16)).room_open
         detail = client.get(reverse("sessions:detail", args=[session.pk])).content.decode()
         assert '<button class="btn btn-primary" disabled>Enter room</button>' in detail
-        assert "opens at" in detail
+        assert "opens today at 14:45 CET" in detail
 
     with freeze_time(at(-15)):
         assert phase(session, at(-15)).room_open

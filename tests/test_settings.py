@@ -166,6 +166,7 @@ def test_the_channel_layer_is_redis_pub_sub_apart_per_redis_database():
     assert "'prefix': 'hse-live-3'" in one.stdout and "'prefix': 'hse-live-0'" in other.stdout
 
 
+@pytest.mark.timing
 @pytest.mark.postgres("Django's connection pool is PostgreSQL's")
 def test_a_request_that_finds_no_free_connection_answers_503_not_500():
     code = """

@@ -412,3 +412,26 @@ def test_a_signature_dated_in_the_future_is_refused(client, alice, bob, leadersh
     assert response.status_code == 400
     assert b"future" in response.content
     assert not StripeEvent.objects.exists()
+
+
+def test_a_webhook_signed_with_the_connect_endpoint_s_secret_is_accepted_when_it_is_set(
+    client, settings
+):
+    """At Stripe the Connect endpoint (events about coaches' accounts) signs with its own
+    secret: with STRIPE_CONNECT_WEBHOOK_SECRET set, either secret's signature is accepted,
+    and any other still is not."""
+    account = {"id": "acct_nobody", "object": "account", "payouts_enabled": True}
+    connect = event("evt_connect_1", "account.updated", account)
+    platform = event("evt_platform_1", "account.updated", account)
+
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = ""
+    assert post(client, connect, sign(connect, secret="whsec_connect")).status_code == 400
+
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = "whsec_connect"
+    assert post(client, connect, sign(connect, secret="whsec_connect")).status_code == 200
+    assert post(client, platform, sign(platform)).status_code == 200
+    stranger = event("evt_stranger_1", "account.updated", account)
+    assert post(client, stranger, sign(stranger, secret="whsec_someone_else")).status_code == 400
+    assert set(StripeEvent.objects.values_list("event_id", flat=True)) == {
+        "evt_connect_1", "evt_platform_1",
+    }  # fmt: skip

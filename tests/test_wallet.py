@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
+from freezegun import freeze_time
 
 from ledger.models import Credit, WalletEntry
 from ledger.services import (
@@ -92,7 +93,8 @@ def test_paying_a_single_session_from_the_wallet_schedules_it(
     alice, bob, leadership, mailoutbox, django_capture_on_commit_callbacks
 ):
     top_up(alice, 10000, "t1")
-    with django_capture_on_commit_callbacks(execute=True):
+    # The emails are written as the page commits, in the year of NOW: no year in their dates.
+    with freeze_time(NOW), django_capture_on_commit_callbacks(execute=True):
         order = order_start(
             client=alice,
             coach=bob,
@@ -114,13 +116,20 @@ def test_paying_a_single_session_from_the_wallet_schedules_it(
         "[HSE] Booked: Leadership with Bob Coach",
         f"[HSE] Receipt for order #{order.pk}",
     ]
-    # Each person reads the time in their own zone: Alice in Berlin, Bob's account in UTC.
+    # Each person reads the time in their own zone first, then the other's: Alice in Berlin,
+    # Bob's account in UTC.
     to_alice = next(
         m for m in mailoutbox if m.to == ["alice@example.com"] and "Booked" in m.subject
     )
     to_bob = next(m for m in mailoutbox if m.to == ["bob@example.com"])
-    assert "Monday 23 November 2026, 15:00–16:00 CET" in to_alice.body
-    assert "Monday 23 November 2026, 14:00–15:00 UTC" in to_bob.body
+    assert (
+        "Monday 23 November, 15:00–16:00 CET for you · 14:00–15:00 UTC for Bob Coach"
+        in to_alice.body
+    )
+    assert (
+        "Monday 23 November, 14:00–15:00 UTC for you · 15:00–16:00 CET for Alice Client"
+        in to_bob.body
+    )
     assert to_alice.alternatives[0][1] == "text/html"
     invite = to_alice
     ics = invite.attachments[0][1]

@@ -19,13 +19,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTHS = (1280, 390)
 SERIOUS = {"serious", "critical"}
 # Not pages: answers for scripts and machines.
-NOT_PAGES = {"healthz", "sessions:signals", "payments:stripe_webhook"}
+NOT_PAGES = {
+    "healthz", "sessions:signals", "payments:stripe_webhook", "payouts:statement_csv",
+    "marketplace:calendar_feed",  # an iCalendar file for calendar apps
+}  # fmt: skip
 ACCOUNT_PAGES = ["account_login", "account_signup", "account_reset_password"]
 # Pages in a state only a query string reaches (route, viewer, query).
 STATES = [
     ("payments:buy", CLIENT_A, "?skill=leadership&duration=60&quantity=1"),
     ("payments:buy", CLIENT_A, "?skill=leadership&duration=60&quantity=5"),
     ("marketplace:calendar", CLIENT_A, "?view=month"),
+    ("marketplace:calendar", COACH_A, "?view=week"),
     ("coaching:catalog", ANON, "?q=lead&price_max=500&when=evenings"),
 ]
 

@@ -134,8 +134,10 @@ def test_a_coach_cancelling_reads_that_the_client_gets_the_credit_back(
     url = page.url
 
     dialog = ask_to_cancel(page)
+    # Three hours before: the client gets the credit back, and it goes on the coach's record.
     assert dialog.locator("#confirm-dialog-text").inner_text() == (
-        "Alice Novak gets the credit back and is told."
+        "Alice Novak gets the credit back and is told. It starts in less than 24 hours, so "
+        "the cancellation goes on your record."
     )
     screenshot(page, f"confirm-dialog-coach-{width}")
     dialog.locator("#confirm-dialog-no").click()
