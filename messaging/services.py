@@ -159,6 +159,7 @@ def _push_message(conversation: Conversation, message: Message) -> None:
     """The new line itself, to each side's open pages, as that side sees it (their zone,
     "You" or the other's name): an open thread adds it without asking the server again."""
     client, coach = conversation.client, conversation.coach.user
+    sends = []
     for viewer, other in ((client, coach), (coach, client)):
         thread = Thread(
             conversation=conversation, viewer=viewer, other=other, messages=[message],
@@ -168,10 +169,9 @@ def _push_message(conversation: Conversation, message: Message) -> None:
             html = render_to_string(
                 "messaging/thread.html#pushed", {"chat": thread, "message": message}
             )
-        live.push(
-            live.user_group(viewer.pk),
-            {"type": "message", "conversation": conversation.pk, "id": message.pk, "html": html},
-        )
+        event = {"type": "message", "conversation": conversation.pk, "id": message.pk}
+        sends.append((live.user_group(viewer.pk), {**event, "html": html}))
+    live.push_many(sends)  # both sides in one trip to the event loop, after the commit
 
 
 def conversation_read(
