@@ -102,6 +102,15 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _sign_ins_outlive_moved_clocks(settings):
+    """A test signs in at the real time and may then move the clock years on with freezegun.
+    A sign-in that lasts two weeks would be over by then wherever the session's expiry is
+    read through the faked clock (the database sessions, the in-memory cache; Redis keeps
+    real time), so the suite would pass or fail by which cache it runs on."""
+    settings.SESSION_COOKIE_AGE = 60 * 60 * 24 * 365 * 50
+
+
 @pytest.fixture
 def alice(db):
     """A client in Berlin."""

@@ -227,6 +227,7 @@ def test_a_trial_keeps_its_length(alice, bob, leadership, settings, trial_price)
     assert session.credit.status == "scheduled" and exchanges(alice) == []
 
 
+@pytest.mark.postgres("reads the FOR UPDATE statements, which SQLite has not")
 def test_a_length_change_locks_people_then_the_session_then_its_credit(
     alice, bob, leadership, session
 ):

@@ -105,6 +105,7 @@ def _locked_tables(queries) -> list[str]:
     return found
 
 
+@pytest.mark.postgres("reads the FOR UPDATE statements, which SQLite has not")
 @pytest.mark.parametrize("accept", [True, False])
 def test_an_extension_answer_locks_the_order_first_as_package_end_does(
     alice, bob, leadership, accept
