@@ -14,8 +14,9 @@ from hse.text import validate_single_line
 
 
 def transfer_token() -> str:
-    """A random part of each attempt's idempotency key: two sites sharing one Stripe test
-    account number their payouts alike, and must never replay each other's transfers."""
+    """A random part of an idempotency key made from our rows: two sites sharing one Stripe
+    account (a test account, a database restored or reset) number their rows alike, and
+    must never replay each other's accounts or transfers."""
     return secrets.token_hex(8)
 
 
@@ -35,6 +36,8 @@ class PayoutAccount(models.Model):
     # PayPal: the account's email; Wise: the email or the account details to pay.
     manual_details = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     stripe_account_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Part of the key that makes the Express account once (see transfer_token).
+    connect_token = models.CharField(max_length=32, default=transfer_token, editable=False)
     # Stripe's word, from account.updated or when the coach comes back from onboarding.
     stripe_payouts_enabled = models.BooleanField(default=False)
     stripe_details_submitted = models.BooleanField(default=False)

@@ -123,14 +123,14 @@ def auto_weekly_set(*, coach: CoachProfile, on: bool) -> PayoutAccount:
 def stripe_onboarding_start(
     *, coach: CoachProfile, return_url: str, refresh_url: str, now: datetime
 ) -> str:
-    """The coach's Express account (made once: the key comes from the coach's row, so two
-    clicks are one account) and the address of Stripe's onboarding for it."""
+    """The coach's Express account (made once: the key comes from the coach's payout row, so
+    two clicks are one account) and the address of Stripe's onboarding for it."""
     account = account_for(coach=coach)
     account_id = account.stripe_account_id
     if not account_id:
         account_id = stripe_connect.account_create(
             email=coach.user.email, coach_id=coach.pk, country="",
-            idempotency_key=f"hse-coach-{coach.pk}-connect",
+            idempotency_key=f"hse-coach-{coach.pk}-connect-{account.connect_token}",
         )  # fmt: skip
         with transaction.atomic():
             account = _account_locked(coach)

@@ -263,6 +263,17 @@ def test_set_up_payouts_makes_one_account_and_records_when_payouts_are_enabled(
     assert PayoutAccount.objects.get().stripe_account_id == account.stripe_account_id
 
 
+def test_a_coach_of_the_same_number_on_another_site_gets_an_account_of_their_own(
+    client, bob, stripe_settings
+):
+    """A database reset (or a staging site on the same Stripe account) numbers its coaches
+    from 1 again: the account made for the first coach 1 must not be replayed for this one."""
+    first = onboard(client, bob).stripe_account_id
+    PayoutAccount.objects.all().delete()  # the same coach row, a new site's payout row
+
+    assert onboard(client, bob).stripe_account_id != first
+
+
 def test_account_updated_records_what_stripe_says_now_not_what_the_event_says(
     client, bob, dora, stripe_settings, django_capture_on_commit_callbacks
 ):
