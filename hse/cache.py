@@ -4,9 +4,11 @@ are dropped (logged), so pages keep serving. Rate limits then fail open until Re
 
 import functools
 import logging
+import threading
 from uuid import uuid4
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.functional import cached_property
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -49,10 +51,25 @@ class _SharedClient(RedisCacheClient):
         return client
 
 
+_clients: dict[tuple, _SharedClient] = {}
+_clients_lock = threading.Lock()
+
+
 class ResilientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = _SharedClient
+
+    @cached_property
+    def _cache(self):
+        """One client, so one connection pool, per process and place: Django makes a cache
+        object for every request's context (asgiref's Local), and each made its own pool,
+        so every request served over ASGI connected to Redis anew."""
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        with _clients_lock:
+            if (client := _clients.get(key)) is None:
+                client = _clients[key] = self._class(self._servers, **self._options)
+        return client
 
     get = _tolerant(_default_value)(RedisCache.get)
     get_many = _tolerant({})(RedisCache.get_many)
