@@ -5,10 +5,21 @@ A page opens ``/ws/live/`` with the session and the conversation it shows, if an
 session's or a conversation's group only when that person may see it (the same scoped
 lookups as the pages); anything else refuses the whole connection, so a page never thinks
 it is live when it is not. Most events are triggers (the page reads what changed over HTTP,
-as it does when it polls); a chat line carries itself (``messaging.services``). From the
-page come a call's signals (checked and stored as over HTTP) and "typing", passed to the
-other person of a conversation the socket joined."""
+as it does when it polls); a chat line carries itself (``messaging.services``).
 
+From the page come, each checked as over HTTP:
+- a call's signal (``signal``), stored for a peer that polls and passed to the room;
+- a chat line (``say``, with its conversation; answered ``said`` or ``error`` with the
+  page's ``ref``), sent as the thread's form would send it;
+- that a pushed line was shown (``read``, up to its id);
+- ``typing``, passed to the other person of the conversation.
+
+The session and the conversation the socket joined are kept from the connection: who may
+see them does not change. A session's times and status do, so the copy is read again after
+the session's own "room" event (every change of its state sends one) or once it is a minute
+old, and every signal is checked against it."""
+
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -17,11 +28,14 @@ from django.utils import timezone
 
 from hse import live
 from hse.bounds import small_int
+from messaging import services as messaging
 from messaging.selectors import conversation_for_user_or_none
 from sessions_app import signalling
 from sessions_app.selectors import session_for_user_or_none
 
 REFUSED = 4403  # close code: not signed in, or asked for what is not theirs
+SESSION_FRESH_SECONDS = 60
+MAX_REF = 40  # the page's name for a line it sent, echoed back
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -30,20 +44,20 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=REFUSED)
             return
-        self.user_id = user.pk
-        self.conversation = None
-        groups = [live.user_group(user.pk)]
-        wanted = await database_sync_to_async(_allowed_groups)(user, _query(self.scope))
-        if wanted is None:
+        self.user = user
+        self.session = self.conversation = None
+        found = await database_sync_to_async(_shown)(user, _query(self.scope))
+        if found is None:
             await self.close(code=REFUSED)
             return
-        groups += wanted
-        self.conversation = next((g for g in wanted if g.startswith("conversation-")), None)
-        self.session_id = next(
-            (int(g.split("-")[1]) for g in wanted if g.startswith("session-")), None
-        )
-        self.groups_joined = groups
-        for group in groups:
+        self.session, self.conversation = found
+        self.session_read_at = time.monotonic()
+        self.groups_joined = [live.user_group(user.pk)]
+        if self.session is not None:
+            self.groups_joined.append(live.session_group(self.session.pk))
+        if self.conversation is not None:
+            self.groups_joined.append(live.conversation_group(self.conversation.pk))
+        for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
@@ -54,24 +68,71 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
             return
-        if content.get("type") == "typing" and self.conversation:
+        kind = content.get("type")
+        if kind == "typing" and self.conversation is not None:
             await self.channel_layer.group_send(
-                self.conversation,
-                {"type": "live.event", "event": {"type": "typing", "by": self.user_id}},
+                live.conversation_group(self.conversation.pk),
+                {"type": "live.event", "event": {"type": "typing", "by": self.user.pk}},
             )
-        elif content.get("type") == "signal" and self.session_id is not None:
-            error = await database_sync_to_async(_post_signal)(
-                self.scope["user"], self.session_id, content.get("kind"), content.get("data")
+        elif kind == "signal" and self.session is not None:
+            await self._signal(content.get("kind"), content.get("data"))
+        elif kind == "say":
+            await self._say(content)
+        elif kind == "read" and self.conversation is not None:
+            upto = content.get("upto")
+            if isinstance(upto, int) and not isinstance(upto, bool) and 0 < upto < 10**18:
+                pushes = await database_sync_to_async(_read)(self.user, self.conversation, upto)
+                await live.send_async(pushes)
+
+    async def _signal(self, kind, data) -> None:
+        """Stored (a peer that polls reads it there), then passed to the room's sockets."""
+        if time.monotonic() - self.session_read_at > SESSION_FRESH_SECONDS:
+            await self._read_session()
+        stored = await database_sync_to_async(_store_signal)(self.user, self.session, kind, data)
+        if isinstance(stored, str):
+            await self.send_json({"type": "error", "about": "signal", "error": stored})
+            return
+        await self.channel_layer.group_send(
+            live.session_group(self.session.pk), {"type": "live.event", "event": stored}
+        )
+
+    async def _say(self, content: dict) -> None:
+        ref = content.get("ref")
+        answer = {
+            "about": "say",
+            "ref": ref if isinstance(ref, str) and len(ref) <= MAX_REF else "",
+        }
+        conversation = self.conversation
+        if conversation is None or content.get("conversation") != conversation.pk:
+            # A conversation begun after the socket joined (the room's panel): the page's
+            # form posts it over HTTP instead.
+            answer.update(type="error", code="elsewhere", error="Not this socket's conversation.")
+        else:
+            error, pushes = await database_sync_to_async(_say)(
+                self.user, conversation, content.get("body")
             )
-            if error:
-                await self.send_json({"type": "error", "error": error})
+            answer.update({"type": "error", "error": error} if error else {"type": "said"})
+            await live.send_async(pushes)
+        await self.send_json(answer)
+
+    async def _read_session(self) -> None:
+        self.session = await database_sync_to_async(session_for_user_or_none)(
+            user=self.user, session_id=self.session.pk
+        )
+        self.session_read_at = time.monotonic()
+        if self.session is None:  # no longer theirs to see: nothing more of it
+            await self.close(code=REFUSED)
 
     async def live_event(self, message):
-        await self.send_json(message["event"])
+        event = message["event"]
+        if event.get("type") == "room" and self.session is not None:
+            self.session_read_at = float("-inf")  # its state changed: read before the next
+        await self.send_json(event)
 
     @classmethod
     async def decode_json(cls, text_data):
-        # A signal is a few kilobytes at most; anything larger or deeper is not ours.
+        # A signal is a few kilobytes, a chat line at most a few dozen: anything larger or
+        # deeper is not ours.
         if len(text_data) > signalling.MAX_BODY or signalling.nested_too_deep(
             text_data.encode("utf-8", "replace")
         ):
@@ -79,18 +140,42 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return await super().decode_json(text_data)
 
 
-def _post_signal(user, session_id: int, kind, data) -> str:
-    """A call's signal sent over the socket: the same checks as over HTTP, every time (the
-    room may have closed since the socket joined). Returns what was wrong, or ""."""
-    session = session_for_user_or_none(user=user, session_id=session_id)
-    now = timezone.now()
-    if session is None or not signalling.window_open(session, now):
+def _store_signal(user, session, kind, data) -> dict | str:
+    """A call's signal sent over the socket: the same checks as over HTTP, against the
+    socket's copy of the session (the room may have closed since it joined). Returns the
+    event for the room, or what was wrong."""
+    if session is None or not signalling.window_open(session, timezone.now()):
         return "The room is not open."
     try:
-        signalling.signal_post(session=session, by=user, kind=kind, data=data, now=now)
+        signal = signalling.signal_post(
+            session=session, by=user, kind=kind, data=data, now=timezone.now(), push=False
+        )
     except signalling.SignalError as error:
         return str(error)
-    return ""
+    return signalling.signal_event(signal)
+
+
+def _say(user, conversation, body) -> tuple[str, list]:
+    """A chat line from the thread's form: the rules of ``messaging.services``. Returns what
+    was wrong (or ""), and the pushes it made, for the consumer to send."""
+    if not isinstance(body, str):
+        return "Write a message first.", []
+    with live.kept() as pushes:
+        try:
+            messaging.message_send(
+                conversation=conversation, by=user, body=body, now=timezone.now()
+            )
+        except messaging.MessagingError as error:
+            return str(error), []
+    return "", pushes
+
+
+def _read(user, conversation, upto: int) -> list:
+    with live.kept() as pushes:
+        messaging.conversation_read(
+            conversation=conversation, by=user, now=timezone.now(), upto=upto
+        )
+    return pushes
 
 
 def _query(scope) -> dict[str, str]:
@@ -98,19 +183,22 @@ def _query(scope) -> dict[str, str]:
     return {key: values[0] for key, values in pairs.items() if key in ("session", "conversation")}
 
 
-def _allowed_groups(user, query: dict[str, str]) -> list[str] | None:
-    """The groups of what the page shows, or None if the person may not see one of them."""
-    groups = []
+def _shown(user, query: dict[str, str]):
+    """(session, conversation) the page shows, each None if it shows none, or None if the
+    person may not see one of them."""
+    session = conversation = None
     if "session" in query:
         session_id = small_int(query["session"], digits=18)
-        if session_id is None or session_for_user_or_none(user=user, session_id=session_id) is None:
+        if session_id is None:
             return None
-        groups.append(live.session_group(session_id))
+        session = session_for_user_or_none(user=user, session_id=session_id)
+        if session is None:
+            return None
     if "conversation" in query:
         conversation_id = small_int(query["conversation"], digits=18)
-        if conversation_id is None or (
-            conversation_for_user_or_none(user=user, conversation_id=conversation_id) is None
-        ):
+        if conversation_id is None:
             return None
-        groups.append(live.conversation_group(conversation_id))
-    return groups
+        conversation = conversation_for_user_or_none(user=user, conversation_id=conversation_id)
+        if conversation is None:
+            return None
+    return session, conversation

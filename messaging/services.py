@@ -190,10 +190,12 @@ def conversation_read(
         unread = Message.objects.filter(
             conversation=conversation, recipient=by, read_at__isnull=True
         )
-        if upto is not None:
-            unread = unread.filter(pk__lte=upto)
-        last = unread.aggregate(last=Max("pk"))["last"]
-        read = unread.filter(pk__lte=last).update(read_at=now) if last else 0
+        if upto is not None:  # every line of theirs up to the one shown: "Seen" goes there
+            last = upto
+            read = unread.filter(pk__lte=upto).update(read_at=now)
+        else:  # the thread as it is: up to their last line, not one sent meanwhile
+            last = unread.aggregate(last=Max("pk"))["last"]
+            read = unread.filter(pk__lte=last).update(read_at=now) if last else 0
         if read:
             Conversation.objects.filter(pk=conversation.pk, **{f"{told}__isnull": False}).update(
                 **{told: None}

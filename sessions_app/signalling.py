@@ -95,7 +95,19 @@ def signal_clean(kind, data) -> dict:
     }
 
 
-def signal_post(*, session: Session, by: User, kind: str, data, now: datetime) -> Signal:
+def signal_event(signal: Signal) -> dict:
+    """What the room's sockets are sent of a signal."""
+    return {
+        "type": "signal", "id": signal.id, "sender": signal.sender_id, "kind": signal.kind,
+        "data": signal.data,
+    }  # fmt: skip
+
+
+def signal_post(
+    *, session: Session, by: User, kind: str, data, now: datetime, push: bool = True
+) -> Signal:
+    """Stores a signal for the other side. ``push=False``: the caller passes it to the room
+    itself (a socket, already on the event loop)."""
     cleaned = signal_clean(kind, data)
     signal = Signal.objects.create(
         session=session, sender=by, kind=kind, data=cleaned, created_at=now
@@ -105,10 +117,8 @@ def signal_post(*, session: Session, by: User, kind: str, data, now: datetime) -
         Attendance.objects.create(session=session, user=by, kind=Attendance.Kind.JOIN, at=now)
     elif kind == Signal.Kind.BYE:
         Attendance.objects.create(session=session, user=by, kind=Attendance.Kind.LEAVE, at=now)
-    live.push(
-        live.session_group(session.pk),
-        {"type": "signal", "id": signal.id, "sender": by.pk, "kind": kind, "data": cleaned},
-    )
+    if push:
+        live.push(live.session_group(session.pk), signal_event(signal))
     return signal
 
 

@@ -2,6 +2,7 @@
 conversation that person may see; what a service changes reaches it after the commit."""
 
 import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -168,7 +169,7 @@ def test_a_signal_sent_over_the_socket_is_checked_stored_and_reaches_the_other_s
     with freeze_time(a_session.starts_at, tick=True):
         got, refused = run(scenario)
     assert got["type"] == "signal" and got["kind"] == "hello" and got["sender"] == alice.pk
-    assert refused == {"type": "error", "error": "data.type must be 'offer'"}
+    assert refused == {"type": "error", "about": "signal", "error": "data.type must be 'offer'"}
     assert list(Signal.objects.values_list("kind", flat=True)) == ["hello"]
 
 
@@ -184,7 +185,7 @@ def test_a_signal_over_the_socket_outside_the_rooms_window_is_refused(alice, a_s
         await client.disconnect(timeout=PATIENCE)
         return answer
 
-    assert run(scenario) == {"type": "error", "error": "The room is not open."}
+    assert run(scenario) == {"type": "error", "about": "signal", "error": "The room is not open."}
     assert not Signal.objects.exists()
 
 
@@ -196,3 +197,197 @@ def test_a_socket_joins_a_conversation_only_of_its_pair(alice, bob, carol, dora)
     assert connects(path, alice) and connects(path, bob.user)
     for stranger in (carol, dora.user):
         assert not connects(path, stranger)
+
+
+def test_a_session_ended_after_the_socket_joined_refuses_its_next_signal(alice, bob, a_session):
+    """The socket keeps its copy of the session; the session's own "room" event makes it
+    read the session again before the next signal."""
+    from freezegun import freeze_time
+
+    from sessions_app.models import Signal
+    from sessions_app.services import session_end, session_start
+
+    client = socket(f"/ws/live/?session={a_session.pk}", alice)
+
+    async def scenario():
+        assert (await client.connect(timeout=PATIENCE))[0]
+        await client.send_json_to({"type": "signal", "kind": "hello"})
+        own = await client.receive_json_from(timeout=PATIENCE)
+        await database_sync_to_async(session_start)(
+            session=a_session, by=bob.user, now=timezone.now()
+        )
+        await database_sync_to_async(session_end)(
+            session=a_session, by=bob.user, now=timezone.now()
+        )
+        events = await _events_until(client, "room", times=2)
+        await client.send_json_to({"type": "signal", "kind": "bye"})
+        refused = await client.receive_json_from(timeout=PATIENCE)
+        await client.disconnect(timeout=PATIENCE)
+        return own, events, refused
+
+    with freeze_time(a_session.starts_at + timedelta(minutes=1), tick=True):
+        own, events, refused = run(scenario)
+    assert own["kind"] == "hello"
+    assert [event["type"] for event in events if event["type"] == "room"] == ["room", "room"]
+    assert refused == {"type": "error", "about": "signal", "error": "The room is not open."}
+    assert list(Signal.objects.values_list("kind", flat=True)) == ["hello"]
+
+
+async def _events_until(communicator, *wanted: str, times: int = 1) -> list[dict]:
+    """What the socket is sent until each of ``wanted`` came (``times`` times)."""
+    seen = []
+    while any(sum(e["type"] == kind for e in seen) < times for kind in wanted):
+        seen.append(await communicator.receive_json_from(timeout=PATIENCE))
+    return seen
+
+
+def test_a_chat_line_said_over_the_socket_reaches_both_sides_and_bad_lines_are_refused(alice, bob):
+    from messaging.models import Message
+    from messaging.services import conversation_for
+
+    conversation = conversation_for(client=alice, coach=bob, now=timezone.now())
+    path = f"/ws/live/?conversation={conversation.pk}"
+    coach, client = socket(path, bob.user), socket(path, alice)
+
+    async def scenario():
+        assert (await coach.connect(timeout=PATIENCE))[0]
+        assert (await client.connect(timeout=PATIENCE))[0]
+        await client.send_json_to(
+            {"type": "say", "body": "<b>Hi</b> Bob", "ref": "r1", "conversation": conversation.pk}
+        )
+        mine = await _events_until(client, "said", "message")
+        theirs = await _events_until(coach, "message", "unread")
+        refused = []
+        for body in ("   ", "x" * 2001, "bell\x07", 12, None, ["a"]):
+            line = {"type": "say", "body": body, "ref": "r2", "conversation": conversation.pk}
+            await client.send_json_to(line)
+            refused.append(await client.receive_json_from(timeout=PATIENCE))
+        line = {"type": "say", "body": "ok", "ref": {"deep": 1}, "conversation": conversation.pk}
+        await client.send_json_to(line)
+        no_ref = [e for e in await _events_until(client, "said") if e["type"] == "said"]
+        await coach.disconnect(timeout=PATIENCE)
+        await client.disconnect(timeout=PATIENCE)
+        return mine, theirs, refused, no_ref
+
+    mine, theirs, refused, no_ref = run(scenario)
+    line = Message.objects.get(body="<b>Hi</b> Bob")
+    assert {"type": "said", "about": "say", "ref": "r1"} in mine
+    own_line = next(event for event in mine if event["type"] == "message")
+    their_line = next(event for event in theirs if event["type"] == "message")
+    assert own_line["id"] == their_line["id"] == line.pk
+    assert "chat-own" in own_line["html"] and "chat-theirs" in their_line["html"]
+    assert "&lt;b&gt;Hi&lt;/b&gt;" in their_line["html"] and "<b>" not in their_line["html"]
+    assert {"type": "unread", "count": 1} in theirs
+    assert [answer["type"] for answer in refused] == ["error"] * 6
+    assert refused[0]["error"] == "Write a message first." and refused[0]["ref"] == "r2"
+    assert "at most 2000 characters" in refused[1]["error"]
+    assert no_ref[-1]["ref"] == ""
+    assert sorted(Message.objects.values_list("body", flat=True)) == ["<b>Hi</b> Bob", "ok"]
+
+
+def test_a_line_shown_is_read_over_the_socket_up_to_its_id_and_nonsense_reads_nothing(alice, bob):
+    from messaging.models import Message
+    from messaging.services import conversation_for, message_send
+
+    conversation = conversation_for(client=alice, coach=bob, now=timezone.now())
+    first, second = (
+        message_send(conversation=conversation, by=bob.user, body=text, now=timezone.now())
+        for text in ("one", "two")
+    )
+    path = f"/ws/live/?conversation={conversation.pk}"
+    coach, client = socket(path, bob.user), socket(path, alice)
+
+    async def scenario():
+        assert (await coach.connect(timeout=PATIENCE))[0]
+        assert (await client.connect(timeout=PATIENCE))[0]
+        for nonsense in ("1", True, -1, 10**30, None, 1.5):
+            await client.send_json_to({"type": "read", "upto": nonsense})
+        await client.send_json_to({"type": "read", "upto": first.pk})
+        told = await coach.receive_json_from(timeout=PATIENCE)
+        counted = await client.receive_json_from(timeout=PATIENCE)
+        await coach.disconnect(timeout=PATIENCE)
+        await client.disconnect(timeout=PATIENCE)
+        return told, counted
+
+    told, counted = run(scenario)
+    assert told == {"type": "read", "conversation": conversation.pk, "upto": first.pk}
+    assert counted == {"type": "unread", "count": 1}
+    read = dict(Message.objects.values_list("pk", "read_at"))
+    assert read[first.pk] is not None and read[second.pk] is None
+
+
+def test_a_socket_of_another_person_cannot_say_or_read_in_a_conversation(alice, bob, carol):
+    from messaging.models import Message
+    from messaging.services import conversation_for
+
+    conversation = conversation_for(client=alice, coach=bob, now=timezone.now())
+    intruder = socket("/ws/live/", carol)
+
+    async def scenario():
+        assert (await intruder.connect(timeout=PATIENCE))[0]  # her own page, no conversation
+        await intruder.send_json_to({"type": "say", "body": "hi", "conversation": conversation.pk})
+        refused = await intruder.receive_json_from(timeout=PATIENCE)
+        await intruder.send_json_to({"type": "read", "upto": 1})
+        quiet = await intruder.receive_nothing(timeout=0.5)
+        await intruder.disconnect(timeout=PATIENCE)
+        return refused, quiet
+
+    refused, quiet = run(scenario)
+    assert (refused["type"], refused["code"]) == ("error", "elsewhere") and quiet
+    assert not Message.objects.exists()
+
+
+@pytest.mark.redis("the Redis cache's connections")
+def test_each_requests_cache_object_shares_the_processs_redis_connections(settings):
+    """Django makes a cache object per request context (thread or asyncio task); they must
+    share one pool, or every request served over ASGI connects to Redis anew."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "hse.cache.ResilientRedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "shared-pool-test",
+        }
+    }
+
+    def in_a_context_of_its_own(n):
+        cache = caches["default"]
+        cache.set(f"k{n}", n)
+        return cache, cache.get(f"k{n}")
+
+    with ThreadPoolExecutor(4) as pool:
+        used = list(pool.map(in_a_context_of_its_own, range(8)))
+    assert [value for _, value in used] == list(range(8))
+    assert len({id(cache) for cache, _ in used}) > 1  # Django's objects, one per context
+    assert len({id(cache._cache) for cache, _ in used}) == 1
+    pools = {id(cache._cache._get_connection_pool(write=True)) for cache, _ in used}
+    assert len(pools) == 1
+
+
+def test_pushes_kept_for_a_consumer_wait_for_the_commit_and_are_not_sent_from_the_thread():
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    async def listening():
+        await layer.group_add(live.user_group(1), "listener")
+
+    async def heard():
+        try:
+            return await asyncio.wait_for(layer.receive("listener"), 0.3)
+        except TimeoutError:
+            return None
+
+    run(listening)
+    with live.kept() as pushes:
+        with transaction.atomic():
+            live.push(live.user_group(1), {"type": "pending"})
+            assert pushes == []  # not before the commit
+        with transaction.atomic():
+            live.push(live.user_group(1), {"type": "room"})
+            transaction.set_rollback(True)
+    assert pushes == [(live.user_group(1), {"type": "pending"})]
+    assert run(heard) is None
+    run(lambda: live.send_async(pushes))
+    assert run(heard) == {"type": "live.event", "event": {"type": "pending"}}

@@ -1,8 +1,9 @@
 // An open thread (messaging/thread.html) follows its conversation from the page's socket
 // (live.js): a new line arrives rendered for this reader and is added in place, "Seen" moves
 // when the other side reads, and the other side's typing shows for a few seconds. Nothing
-// here asks the server again except to say a line was shown (it is then read). Without a
-// socket the thread polls instead (its hx-trigger), and none of this runs.
+// here asks the server over HTTP: a line sent, and one shown (it is then read), go over the
+// socket too. Without a socket the thread polls and the form posts (their htmx), and none
+// of this runs.
 (function () {
   "use strict";
   var body = document.body;
@@ -20,9 +21,77 @@
   }
 
   function markRead(list, upto) {
-    if (document.visibilityState !== "visible" || !window.htmx) return;
-    htmx.ajax("POST", list.dataset.readUrl, { swap: "none", values: { upto: upto } });
+    if (document.visibilityState !== "visible") return;
+    if (window.hseSend && window.hseSend({ type: "read", upto: Number(upto) })) return;
+    if (window.htmx) htmx.ajax("POST", list.dataset.readUrl, { swap: "none", values: { upto: upto } });
   }
+
+  // Sending: while the socket is up the thread's form goes over it (the line then comes
+  // back as a pushed message, as it does to the other side); else htmx posts the form.
+  var sending = {};
+  var sent = 0;
+  function formError(form, text) {
+    var field = form.querySelector(".chat-field");
+    var box = form.querySelector("#chat-body");
+    field.querySelectorAll(".errorlist").forEach(function (list) { list.remove(); });
+    field.classList.toggle("has-error", !!text);
+    if (!text) { box.removeAttribute("aria-invalid"); return; }
+    var list = document.createElement("ul");
+    var item = document.createElement("li");
+    list.className = "errorlist";
+    item.textContent = text;
+    list.appendChild(item);
+    field.appendChild(list);
+    box.setAttribute("aria-invalid", "true");
+  }
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "chat-form" || !window.hseLive || !window.hseSend) return;
+    if (form.dataset.overHttp) { delete form.dataset.overHttp; return; }
+    var box = form.querySelector("#chat-body");
+    var ref = "line-" + (++sent);
+    var line = { type: "say", body: box.value, ref: ref, conversation: Number(form.dataset.conversation) };
+    if (!window.hseSend(line)) return;
+    event.preventDefault();
+    sending[ref] = box.value;
+    form.setAttribute("aria-busy", "true");
+  });
+  function answered(ref) {
+    var form = document.getElementById("chat-form");
+    var text = sending[ref];
+    delete sending[ref];
+    if (form) form.removeAttribute("aria-busy");
+    return text === undefined ? null : form;
+  }
+  body.addEventListener("hse:said", function (event) {
+    var form = answered((event.detail || {}).ref);
+    if (!form) return;
+    var box = form.querySelector("#chat-body");
+    box.value = "";
+    formError(form, "");
+    box.focus();
+  });
+  body.addEventListener("hse:error", function (event) {
+    var detail = event.detail || {};
+    if (detail.about !== "say") return;
+    var form = answered(detail.ref);
+    if (!form) return;
+    if (detail.code === "elsewhere") { // the socket follows another conversation: post it
+      form.dataset.overHttp = "1";
+      htmx.trigger(form, "submit");
+      return;
+    }
+    formError(form, detail.error);
+  });
+  // A line in flight when the socket went: not known to be sent. The text stays in the box,
+  // and the thread reads again when the socket is back, which shows whether it arrived.
+  body.addEventListener("hse:offline", function () {
+    var form = document.getElementById("chat-form");
+    if (!form || !Object.keys(sending).length) return;
+    sending = {};
+    form.removeAttribute("aria-busy");
+    formError(form, "The connection dropped: check the thread before sending again.");
+  });
 
   function readWhenVisible() {
     if (document.visibilityState !== "visible") return;

@@ -1,5 +1,6 @@
 // One WebSocket per page (marketplace/live.py): what the page waits for arrives as an event
-// "hse:<type>" on <body> (room, signal, pending, payment, message, read, typing, unread).
+// "hse:<type>" on <body> (room, signal, pending, payment, message, read, typing, unread,
+// said and error: the answers to a chat line sent over it).
 // Parts of pages refresh on those events, or take what the event carries (a chat line:
 // chat.js); while window.hseLive is false (no socket yet, a server without WebSockets, a
 // network that blocks them) they poll instead, as before, and nothing polls while it is true.
@@ -24,6 +25,25 @@
     body.dispatchEvent(new CustomEvent("hse:" + type, { detail: detail || { type: type } }));
   }
 
+  // The header's unread count, from the count an "unread" event carries. Pending actions
+  // count unread messages as one (marketplace.selectors.header_counts): that badge moves
+  // only when the unread count leaves or reaches zero.
+  function showUnread(count) {
+    var badge = document.getElementById("unread-count");
+    if (!badge || !badge.firstChild) return;
+    var before = Number(badge.dataset.count) || 0;
+    badge.dataset.count = count;
+    badge.firstChild.nodeValue = String(count);
+    badge.hidden = !count;
+    var pending = document.getElementById("pending-actions");
+    var shown = pending && pending.querySelector(".count");
+    if (!shown || (before > 0) === (count > 0)) return;
+    var now = Math.max(0, (Number(shown.textContent) || 0) + (count > 0 ? 1 : -1));
+    shown.textContent = String(now);
+    pending.hidden = !now;
+    pending.setAttribute("aria-label", now + " pending action" + (now === 1 ? "" : "s"));
+  }
+
   function connect() {
     try { socket = new WebSocket(url); } catch (error) { return; }
     socket.onopen = function () {
@@ -39,6 +59,8 @@
       var event;
       try { event = JSON.parse(message.data); } catch (error) { return; }
       if (!event || typeof event.type !== "string") return;
+      if (event.type === "unread" && typeof event.count === "number") showUnread(event.count);
+      else if (event.type === "unread") fire("counts");
       fire(event.type, event);
       if (event.type === "pending") body.dispatchEvent(new CustomEvent("pending-changed"));
     };

@@ -137,6 +137,8 @@ def test_messages_the_late_notice_and_the_room_chat_arrive_over_the_socket(
     sign_in(bobs, base, bob.user)
     bobs.goto(f"{base}/messages/")
     bobs.wait_for_function("window.hseLive === true")
+    over_http = []  # what the pages ask of the messages over HTTP, once they are live
+    bobs.on("request", lambda r: "/messages/" in r.url and over_http.append(f"{r.method} {r.url}"))
 
     alices = new_page(time_zone="Europe/Berlin")
     sign_in(alices, base, alice)
@@ -147,6 +149,7 @@ def test_messages_the_late_notice_and_the_room_chat_arrive_over_the_socket(
     # Bob's list and header are told over his socket.
     expect(bobs.locator("#conversations")).to_contain_text("see you in the room")
     expect(bobs.locator("#unread-count")).to_contain_text("1")
+    expect(bobs.locator("#pending-actions .count")).to_have_text("1")  # the unread line
     assert bobs.evaluate("window.hseLive") is True
 
     # In the lobby: the coach is running late, the client agrees to wait, and Report moves.
@@ -154,6 +157,10 @@ def test_messages_the_late_notice_and_the_room_chat_arrive_over_the_socket(
     alices.goto(f"{base}/sessions/{session.pk}/room/")
     alices.wait_for_function("window.hseLive === true")
     bobs.wait_for_function("window.hseLive === true")
+    alices.on(
+        "request", lambda r: "/messages/" in r.url and over_http.append(f"{r.method} {r.url}")
+    )
+    asked_before_the_room = len(over_http)
     expect(alices.locator(".report-bar")).to_be_visible()  # five minutes past the start
     bobs.click('button:has-text("I\'m 10 minutes late")')
     expect(alices.locator(".late-notice")).to_contain_text("running about 10 minutes late")
@@ -176,3 +183,12 @@ def test_messages_the_late_notice_and_the_room_chat_arrive_over_the_socket(
     bobs.locator(".chat-panel button:has-text('Send')").click()
     expect(alices.locator(".chat-panel #chat-thread")).to_contain_text("Thank you!")
     screenshot(bobs, "lobby-chat-coach")
+    # A line the rules refuse comes back with its reason and stays in the box.
+    alices.locator("#chat-body").fill("bell\x07")
+    alices.locator(".chat-panel button:has-text('Send')").click()
+    expect(alices.locator(".chat-panel .errorlist")).to_contain_text("control characters")
+    expect(alices.locator("#chat-body")).to_have_value("bell\x07")
+    # Sending, showing and reading went over the sockets, and the unread count came with
+    # its event: none of them over HTTP in the room.
+    in_room = over_http[asked_before_the_room:]
+    assert [ask for ask in in_room if ask.startswith("POST") or "/unread/" in ask] == []
