@@ -188,7 +188,17 @@ def test_messages_the_late_notice_and_the_room_chat_arrive_over_the_socket(
     alices.locator(".chat-panel button:has-text('Send')").click()
     expect(alices.locator(".chat-panel .errorlist")).to_contain_text("control characters")
     expect(alices.locator("#chat-body")).to_have_value("bell\x07")
+    screenshot(alices, "lobby-chat-refused-1280")
     # Sending, showing and reading went over the sockets, and the unread count came with
     # its event: none of them over HTTP in the room.
     in_room = over_http[asked_before_the_room:]
     assert [ask for ask in in_room if ask.startswith("POST") or "/unread/" in ask] == []
+
+    phone = new_page(time_zone="Europe/Berlin", width=390, height=844)
+    sign_in(phone, base, alice)
+    phone.goto(f"{base}/sessions/{session.pk}/room/")
+    phone.wait_for_function("window.hseLive === true")
+    phone.locator("#chat-body").fill("From my phone \x1b")
+    phone.locator(".chat-panel button:has-text('Send')").click()
+    expect(phone.locator(".chat-panel .errorlist")).to_contain_text("control characters")
+    screenshot(phone, "lobby-chat-refused-390")
