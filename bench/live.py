@@ -1035,7 +1035,7 @@ def summary(phases: list[Phase], args) -> None:
         ),
         ("other errors", lambda p: str(sum(p.errors.values()))),
         (
-            "server CPU ms per signal+chat",
+            "server CPU ms per event (a signal or a line)",
             lambda p: f"{_per_event(p, args.seconds):.1f}",
         ),
         (f"server CPU % (of {cores * 100})", lambda p: f"{p.cpu.get('server', 0):.0f}"),
