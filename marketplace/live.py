@@ -88,6 +88,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """Stored (a peer that polls reads it there), then passed to the room's sockets."""
         if time.monotonic() - self.session_read_at > SESSION_FRESH_SECONDS:
             await self._read_session()
+            if self.session is None:
+                return
         stored = await database_sync_to_async(_store_signal)(self.user, self.session, kind, data)
         if isinstance(stored, str):
             await self.send_json({"type": "error", "about": "signal", "error": stored})
@@ -131,8 +133,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def decode_json(cls, text_data):
-        # A signal is a few kilobytes, a chat line at most a few dozen: anything larger or
-        # deeper is not ours.
+        # A signal is a few kilobytes, a chat line 2,000 characters (under 24 KB even with
+        # every character escaped): anything larger or deeper is not ours.
         if len(text_data) > signalling.MAX_BODY or signalling.nested_too_deep(
             text_data.encode("utf-8", "replace")
         ):
