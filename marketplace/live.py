@@ -129,6 +129,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         event = message["event"]
         if event.get("type") == "room" and self.session is not None:
             self.session_read_at = float("-inf")  # its state changed: read before the next
+        elif event.get("type") == "signal" and event.get("sender") == self.user.pk:
+            return  # the room's own signal, back from its group: the page has it
         await self.send_json(event)
 
     @classmethod

@@ -120,11 +120,15 @@ def _clean_body(body: str) -> str:
     return body
 
 
-def _tell_unread(user_id: int) -> None:
-    """The person's header and lists count again (their total travels as a hint)."""
+def _unread_now(user_id: int) -> int:
+    """The person's unread total, their header's cached counts forgotten (it changed)."""
     _forget_header_counts(user_id)
-    count = Message.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
-    live.push(live.user_group(user_id), {"type": "unread", "count": count})
+    return Message.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
+
+
+def _tell_unread(user_id: int) -> None:
+    """The person's header and lists count again (their total travels with the event)."""
+    live.push(live.user_group(user_id), {"type": "unread", "count": _unread_now(user_id)})
 
 
 def message_send(
@@ -150,14 +154,14 @@ def message_send(
             Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=conversation.pk
         ).update(last_message=message, last_message_at=now)
         conversation.last_message, conversation.last_message_at = message, now
-        _push_message(conversation, message)
-        _tell_unread(recipient_id)
+        _push_message(conversation, message, recipients_unread=_unread_now(recipient_id))
     return message
 
 
-def _push_message(conversation: Conversation, message: Message) -> None:
+def _push_message(conversation: Conversation, message: Message, *, recipients_unread: int):
     """The new line itself, to each side's open pages, as that side sees it (their zone,
-    "You" or the other's name): an open thread adds it without asking the server again."""
+    "You" or the other's name): an open thread adds it without asking the server again. The
+    recipient's event carries their unread total (``unread``), as an "unread" event would."""
     client, coach = conversation.client, conversation.coach.user
     sends = []
     for viewer, other in ((client, coach), (coach, client)):
@@ -170,6 +174,8 @@ def _push_message(conversation: Conversation, message: Message) -> None:
                 "messaging/thread.html#pushed", {"chat": thread, "message": message}
             )
         event = {"type": "message", "conversation": conversation.pk, "id": message.pk}
+        if viewer.pk == message.recipient_id:
+            event["unread"] = recipients_unread
         sends.append((live.user_group(viewer.pk), {**event, "html": html}))
     live.push_many(sends)  # both sides in one trip to the event loop, after the commit
 

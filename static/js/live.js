@@ -62,6 +62,11 @@
       if (event.type === "unread" && typeof event.count === "number") showUnread(event.count);
       else if (event.type === "unread") fire("counts");
       fire(event.type, event);
+      // A new line to this person carries their unread total: what an "unread" event says.
+      if (event.type === "message" && typeof event.unread === "number") {
+        showUnread(event.unread);
+        fire("unread", { type: "unread", count: event.unread });
+      }
       if (event.type === "pending") body.dispatchEvent(new CustomEvent("pending-changed"));
     };
     socket.onclose = function (event) {
