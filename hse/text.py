@@ -1,5 +1,6 @@
 """What text people may write: a name, a headline or a note is one line, and no field holds
-a control character (PostgreSQL stores no NUL, and an email subject no line break)."""
+a control character (PostgreSQL stores no NUL, and an email subject no line break) or half
+of a character (a lone surrogate, which JSON can carry and UTF-8 cannot store)."""
 
 import unicodedata
 
@@ -15,15 +16,24 @@ def _controls(value: str, allowed: set[str]) -> bool:
     )
 
 
+def _broken(value: str) -> bool:
+    value = str(value)
+    return not value.isascii() and any(unicodedata.category(char) == "Cs" for char in value)
+
+
 def validate_single_line(value: str) -> None:
     if _controls(value, allowed=set()):
         raise ValidationError("Write it on one line, without control characters.")
+    if _broken(value):
+        raise ValidationError("Part of a character is missing: type it again.")
 
 
 def validate_text(value: str) -> None:
     """Several lines are fine; other control characters are not."""
     if _controls(value, allowed={"\n", "\r", "\t"}):
         raise ValidationError("Remove the control characters from the text.")
+    if _broken(value):
+        raise ValidationError("Part of a character is missing: type it again.")
 
 
 def one_line(value: str) -> str:

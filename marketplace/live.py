@@ -11,12 +11,13 @@ From the page come, each checked as over HTTP:
 - a call's signal (``signal``), stored for a peer that polls and passed to the room;
 - a chat line (``say``, with its conversation; answered ``said`` or ``error`` with the
   page's ``ref``), sent as the thread's form would send it;
-- that a pushed line was shown (``read``, up to its id);
+- that a pushed line of its conversation was shown (``read``, up to its id);
 - ``typing``, passed to the other person of the conversation.
 
 The session and the conversation the socket joined are kept from the connection: who may
-see them does not change. A session's times and status do, so the copy is read again after
-the session's own "room" event (every change of its state sends one) or once it is a minute
+see them does not change (a person signed out or blocked meanwhile keeps the socket they had
+until it closes). A session's times and status do, so the copy is read again after the
+session's own "room" event (every change of its state sends one) or once it is a minute
 old, and every signal is checked against it."""
 
 import time
@@ -78,7 +79,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._signal(content.get("kind"), content.get("data"))
         elif kind == "say":
             await self._say(content)
-        elif kind == "read" and self.conversation is not None:
+        elif (
+            kind == "read"
+            and self.conversation is not None
+            and content.get("conversation") == self.conversation.pk
+        ):
             upto = content.get("upto")
             if isinstance(upto, int) and not isinstance(upto, bool) and 0 < upto < 10**18:
                 pushes = await database_sync_to_async(_read)(self.user, self.conversation, upto)
@@ -94,9 +99,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(stored, str):
             await self.send_json({"type": "error", "about": "signal", "error": stored})
             return
-        await self.channel_layer.group_send(
-            live.session_group(self.session.pk), {"type": "live.event", "event": stored}
-        )
+        await live.send_async([(live.session_group(self.session.pk), stored)])
 
     async def _say(self, content: dict) -> None:
         ref = content.get("ref")

@@ -1,9 +1,9 @@
 // An open thread (messaging/thread.html) follows its conversation from the page's socket
 // (live.js): a new line arrives rendered for this reader and is added in place, "Seen" moves
-// when the other side reads, and the other side's typing shows for a few seconds. Nothing
-// here asks the server over HTTP: a line sent, and one shown (it is then read), go over the
-// socket too. Without a socket the thread polls and the form posts (their htmx), and none
-// of this runs.
+// when the other side reads, and the other side's typing shows for a few seconds. A line
+// sent, and one shown (it is then read), go over the socket too when it follows this
+// conversation; else over HTTP, as without a socket, when the thread polls and the form
+// posts (their htmx).
 (function () {
   "use strict";
   var body = document.body;
@@ -20,9 +20,16 @@
     return template.content;
   }
 
+  // Whether the page's socket follows this conversation (the room's panel may have begun
+  // one after the socket connected): only then can it carry the conversation's lines.
+  function followed(conversation) {
+    return !!window.hseLive && !!window.hseSend && window.hseConversation === Number(conversation);
+  }
+
   function markRead(list, upto) {
     if (document.visibilityState !== "visible") return;
-    if (window.hseSend && window.hseSend({ type: "read", upto: Number(upto) })) return;
+    var read = { type: "read", upto: Number(upto), conversation: Number(list.dataset.liveThread) };
+    if (followed(read.conversation) && window.hseSend(read)) return;
     if (window.htmx) htmx.ajax("POST", list.dataset.readUrl, { swap: "none", values: { upto: upto } });
   }
 
@@ -30,6 +37,8 @@
   // back as a pushed message, as it does to the other side); else htmx posts the form.
   var sending = {};
   var sent = 0;
+  var waiting = null; // shows a line's fate unknown when no answer comes
+  var ANSWER_MS = 10000;
   function formError(form, text) {
     var field = form.querySelector(".chat-field");
     var box = form.querySelector("#chat-body");
@@ -46,8 +55,9 @@
   }
   body.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
-    if (!form || form.id !== "chat-form" || !window.hseLive || !window.hseSend) return;
+    if (!form || form.id !== "chat-form" || !followed(form.dataset.conversation)) return;
     if (form.dataset.overHttp) { delete form.dataset.overHttp; return; }
+    if (Object.keys(sending).length) { event.preventDefault(); return; } // one line at a time
     var box = form.querySelector("#chat-body");
     var ref = "line-" + (++sent);
     var line = { type: "say", body: box.value, ref: ref, conversation: Number(form.dataset.conversation) };
@@ -55,13 +65,25 @@
     event.preventDefault();
     sending[ref] = box.value;
     form.setAttribute("aria-busy", "true");
+    clearTimeout(waiting);
+    waiting = setTimeout(function () { unknown("No answer yet: check the thread before sending again."); }, ANSWER_MS);
   });
   function answered(ref) {
     var form = document.getElementById("chat-form");
     var text = sending[ref];
     delete sending[ref];
+    clearTimeout(waiting);
     if (form) form.removeAttribute("aria-busy");
     return text === undefined ? null : form;
+  }
+  // A line in flight whose answer did not come: not known to be sent. The text stays in the
+  // box; the thread reads again when the socket is back, which shows whether it arrived.
+  function unknown(text) {
+    var form = document.getElementById("chat-form");
+    if (!form || !Object.keys(sending).length) return;
+    sending = {};
+    form.removeAttribute("aria-busy");
+    formError(form, text);
   }
   body.addEventListener("hse:said", function (event) {
     var form = answered((event.detail || {}).ref);
@@ -83,14 +105,9 @@
     }
     formError(form, detail.error);
   });
-  // A line in flight when the socket went: not known to be sent. The text stays in the box,
-  // and the thread reads again when the socket is back, which shows whether it arrived.
   body.addEventListener("hse:offline", function () {
-    var form = document.getElementById("chat-form");
-    if (!form || !Object.keys(sending).length) return;
-    sending = {};
-    form.removeAttribute("aria-busy");
-    formError(form, "The connection dropped: check the thread before sending again.");
+    clearTimeout(waiting);
+    unknown("The connection dropped: check the thread before sending again.");
   });
 
   function readWhenVisible() {

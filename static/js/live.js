@@ -78,8 +78,10 @@
     };
   }
 
-  // For the page's own scripts: a few bytes to the server (a conversation's "typing").
-  // Returns whether it went, so the caller can take another way.
+  // For the page's own scripts: a message to the server (a call's signal, a chat line, a
+  // read, typing). Returns whether it went, so the caller can take another way.
+  // hseConversation: the conversation this socket follows (it joined it on connecting).
+  window.hseConversation = ids.conversation ? Number(ids.conversation) : null;
   window.hseSend = function (data) {
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
     socket.send(JSON.stringify(data));
