@@ -7,6 +7,7 @@ import unicodedata
 from django.core.exceptions import ValidationError
 
 LINE_BREAKS = {"\n", "\r", "\u2028", "\u2029", "\x85"}
+BROKEN = "Part of a character is missing: type it again."
 
 
 def _controls(value: str, allowed: set[str]) -> bool:
@@ -25,7 +26,7 @@ def validate_single_line(value: str) -> None:
     if _controls(value, allowed=set()):
         raise ValidationError("Write it on one line, without control characters.")
     if _broken(value):
-        raise ValidationError("Part of a character is missing: type it again.")
+        raise ValidationError(BROKEN)
 
 
 def validate_text(value: str) -> None:
@@ -33,7 +34,7 @@ def validate_text(value: str) -> None:
     if _controls(value, allowed={"\n", "\r", "\t"}):
         raise ValidationError("Remove the control characters from the text.")
     if _broken(value):
-        raise ValidationError("Part of a character is missing: type it again.")
+        raise ValidationError(BROKEN)
 
 
 def one_line(value: str) -> str:

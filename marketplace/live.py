@@ -95,11 +95,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._read_session()
             if self.session is None:
                 return
-        stored = await database_sync_to_async(_store_signal)(self.user, self.session, kind, data)
-        if isinstance(stored, str):
-            await self.send_json({"type": "error", "about": "signal", "error": stored})
-            return
-        await live.send_async([(live.session_group(self.session.pk), stored)])
+        error, pushes = await database_sync_to_async(_store_signal)(
+            self.user, self.session, kind, data
+        )
+        if error:
+            await self.send_json({"type": "error", "about": "signal", "error": error})
+        await live.send_async(pushes)
 
     async def _say(self, content: dict) -> None:
         ref = content.get("ref")
@@ -109,8 +110,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         }
         conversation = self.conversation
         if conversation is None or content.get("conversation") != conversation.pk:
-            # A conversation begun after the socket joined (the room's panel): the page's
-            # form posts it over HTTP instead.
+            # Not the conversation this socket joined (chat.js sends those over HTTP, as
+            # the room's panel does for one begun after the socket connected).
             answer.update(type="error", code="elsewhere", error="Not this socket's conversation.")
         else:
             error, pushes = await database_sync_to_async(_say)(
@@ -147,19 +148,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return await super().decode_json(text_data)
 
 
-def _store_signal(user, session, kind, data) -> dict | str:
+def _store_signal(user, session, kind, data) -> tuple[str, list]:
     """A call's signal sent over the socket: the same checks as over HTTP, against the
-    socket's copy of the session (the room may have closed since it joined). Returns the
-    event for the room, or what was wrong."""
-    if session is None or not signalling.window_open(session, timezone.now()):
-        return "The room is not open."
-    try:
-        signal = signalling.signal_post(
-            session=session, by=user, kind=kind, data=data, now=timezone.now(), push=False
-        )
-    except signalling.SignalError as error:
-        return str(error)
-    return signalling.signal_event(signal)
+    socket's copy of the session (the room may have closed since it joined). Returns what
+    was wrong (or ""), and the push to the room, for the consumer to send."""
+    now = timezone.now()
+    if session is None or not signalling.window_open(session, now):
+        return "The room is not open.", []
+    with live.kept() as pushes:
+        try:
+            signalling.signal_post(session=session, by=user, kind=kind, data=data, now=now)
+        except signalling.SignalError as error:
+            return str(error), []
+    return "", pushes
 
 
 def _say(user, conversation, body) -> tuple[str, list]:

@@ -95,19 +95,7 @@ def signal_clean(kind, data) -> dict:
     }
 
 
-def signal_event(signal: Signal) -> dict:
-    """What the room's sockets are sent of a signal."""
-    return {
-        "type": "signal", "id": signal.id, "sender": signal.sender_id, "kind": signal.kind,
-        "data": signal.data,
-    }  # fmt: skip
-
-
-def signal_post(
-    *, session: Session, by: User, kind: str, data, now: datetime, push: bool = True
-) -> Signal:
-    """Stores a signal for the other side. ``push=False``: the caller passes it to the room
-    itself (a socket, already on the event loop)."""
+def signal_post(*, session: Session, by: User, kind: str, data, now: datetime) -> Signal:
     cleaned = signal_clean(kind, data)
     signal = Signal.objects.create(
         session=session, sender=by, kind=kind, data=cleaned, created_at=now
@@ -117,8 +105,10 @@ def signal_post(
         Attendance.objects.create(session=session, user=by, kind=Attendance.Kind.JOIN, at=now)
     elif kind == Signal.Kind.BYE:
         Attendance.objects.create(session=session, user=by, kind=Attendance.Kind.LEAVE, at=now)
-    if push:
-        live.push(live.session_group(session.pk), signal_event(signal))
+    live.push(
+        live.session_group(session.pk),
+        {"type": "signal", "id": signal.id, "sender": by.pk, "kind": kind, "data": cleaned},
+    )
     return signal
 
 

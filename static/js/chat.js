@@ -56,7 +56,6 @@
   body.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
     if (!form || form.id !== "chat-form" || !followed(form.dataset.conversation)) return;
-    if (form.dataset.overHttp) { delete form.dataset.overHttp; return; }
     if (Object.keys(sending).length) { event.preventDefault(); return; } // one line at a time
     var box = form.querySelector("#chat-body");
     var ref = "line-" + (++sent);
@@ -97,13 +96,7 @@
     var detail = event.detail || {};
     if (detail.about !== "say") return;
     var form = answered(detail.ref);
-    if (!form) return;
-    if (detail.code === "elsewhere") { // the socket follows another conversation: post it
-      form.dataset.overHttp = "1";
-      htmx.trigger(form, "submit");
-      return;
-    }
-    formError(form, detail.error);
+    if (form) formError(form, detail.error);
   });
   body.addEventListener("hse:offline", function () {
     clearTimeout(waiting);
