@@ -23,6 +23,7 @@ old, and every signal is checked against it."""
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
@@ -61,6 +62,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+
+    async def dispatch(self, message):
+        # Channels first closes the database thread's stale connections before every
+        # handler: a trip to that one thread for each frame from the page and each push to
+        # it, queued behind every socket's database work. Here all database work runs in
+        # database_sync_to_async, which closes them around each call, so an event goes
+        # straight to its handler.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):

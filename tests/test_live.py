@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -133,6 +134,28 @@ def test_typing_goes_to_the_conversation_only_and_big_frames_are_dropped(alice):
         return nothing
 
     assert run(scenario)
+
+
+def test_a_push_reaches_its_socket_while_the_database_thread_is_busy(alice):
+    """A push to a page needs no database: it does not queue behind the socket's thread
+    for database work (channels' own dispatch went there first for every event)."""
+    client = socket("/ws/live/", alice)
+    release = threading.Event()
+
+    async def scenario():
+        assert (await client.connect(timeout=PATIENCE))[0]
+        # The one thread that runs sockets' database work, kept busy for up to 10 s.
+        busy = asyncio.ensure_future(sync_to_async(release.wait)(10))
+        await live.send_async([(live.user_group(alice.pk), {"type": "unread", "count": 3})])
+        event = await client.receive_json_from(timeout=PATIENCE)
+        release.set()
+        still_busy_when_it_came = await busy  # False: the wait ran out first
+        await client.disconnect(timeout=PATIENCE)
+        return event, still_busy_when_it_came
+
+    event, still_busy_when_it_came = run(scenario)
+    assert event == {"type": "unread", "count": 3}
+    assert still_busy_when_it_came
 
 
 def test_a_push_outside_a_transaction_and_with_no_layer_never_fails(settings):
