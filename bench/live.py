@@ -488,6 +488,7 @@ class Phase:
         self.loop_lag: list[float] = []
         self.pg_connections = 0
         self.sockets = collections.Counter()
+        self.reads = collections.Counter()  # live: reads sent, receipts back (whole phase)
         self.cpu: dict[str, float] = {}
         self.load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average, start and end
 
@@ -623,6 +624,8 @@ class LivePage:
                     phase.errors[f"signal refused: {event.get('error')}"] += 1
                     if room.signals:
                         room.signals.popleft()
+                elif kind == "read" and self.role == "coach":
+                    phase.reads["receipts"] += 1
                 elif kind == "message":
                     if "html" not in event:
                         self.refresh()  # a trigger without the line: the thread reads again
@@ -683,8 +686,10 @@ class LivePage:
     async def mark_read(self, upto: int) -> None:
         """chat.js: the open thread added the line and says so over the socket (it is then
         read)."""
+        read = {"type": "read", "upto": upto, "conversation": self.room.conversation}
         with contextlib.suppress(Exception):  # a closed socket is counted by read()
-            await self.ws.send(json.dumps({"type": "read", "upto": upto}))
+            await self.ws.send(json.dumps(read))
+            self.phase.reads["sent"] += 1
 
     def unsaid(self, ref) -> None:
         """A line the server refused: nothing is coming for it."""
@@ -1026,6 +1031,10 @@ def summary(phases: list[Phase], args) -> None:
             lambda p: f"{p.sent['chat']} / {len(p.chat_ms)} / {p.missing['chat']}",
         ),
         ("chat ms p50/p95/p99/max", lambda p: _lat(p.chat_ms)),
+        (
+            "lines read / their receipts (whole phase)",
+            lambda p: f"{p.reads['sent']} / {p.reads['receipts']}" if p.name == "live" else "-",
+        ),
         (
             "HTTP req/s, errors",
             lambda p: (
