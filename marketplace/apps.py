@@ -8,8 +8,12 @@ class MarketplaceConfig(AppConfig):
     name = "marketplace"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
+
         from coaching.selectors import booked_source_register
+        from marketplace import live
         from marketplace.selectors import sessions_booked
 
         # What the coach's pages list before time off or a new zone lands on booked sessions.
         booked_source_register("sessions", sessions_booked)
+        user_logged_out.connect(live.signed_out, dispatch_uid="marketplace.live.signed_out")

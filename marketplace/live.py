@@ -15,17 +15,25 @@ From the page come, each checked as over HTTP:
 - ``typing``, passed to the other person of the conversation.
 
 The session and the conversation the socket joined are kept from the connection: who may
-see them does not change (a person signed out or blocked meanwhile keeps the socket they had
-until it closes). A session's times and status do, so the copy is read again after the
-session's own "room" event (every change of its state sends one) or once it is a minute
-old, and every signal is checked against it."""
+see them does not change. A session's times and status do, so the copy is read again after
+the session's own "room" event (every change of its state sends one) or once it is a minute
+old, and every signal is checked against it.
 
+The sign-in the socket connected with must still hold: signing out closes that browser's
+sockets at once (``signed_out``), and a socket whose sign-in has ended otherwise (the
+password changed, the account closed, the sign-in expired) is closed at its first event
+after the check is a minute old."""
+
+import hashlib
 import time
+from importlib import import_module
 from urllib.parse import parse_qs
 
+from channels.auth import get_user
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
 from hse import live
@@ -37,6 +45,7 @@ from sessions_app.selectors import session_for_user_or_none
 
 REFUSED = 4403  # close code: not signed in, or asked for what is not theirs
 SESSION_FRESH_SECONDS = 60
+SIGN_IN_FRESH_SECONDS = 60
 MAX_REF = 40  # the page's name for a line it sent, echoed back
 
 
@@ -47,6 +56,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=REFUSED)
             return
         self.user = user
+        self.sign_in = self.scope["session"].session_key
+        self.sign_in_read_at = time.monotonic()
         self.session = self.conversation = None
         found = await database_sync_to_async(_shown)(user, _query(self.scope))
         if found is None:
@@ -79,7 +90,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
+        if not isinstance(content, dict) or not await self._still_signed_in():
             return
         kind = content.get("type")
         if kind == "typing" and self.conversation is not None:
@@ -139,10 +150,34 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         )
         self.session_read_at = time.monotonic()
         if self.session is None:  # no longer theirs to see: nothing more of it
-            await self.close(code=REFUSED)
+            await self._refuse()
+
+    async def _still_signed_in(self) -> bool:
+        """Whether the sign-in the socket connected with still holds (read again once a
+        minute); if not, the socket is closed."""
+        if self.sign_in is None:  # closed below: events still on their way are dropped
+            return False
+        if time.monotonic() - self.sign_in_read_at > SIGN_IN_FRESH_SECONDS:
+            engine = import_module(settings.SESSION_ENGINE)
+            now_signed_in = await get_user({"session": engine.SessionStore(self.sign_in)})
+            self.sign_in_read_at = time.monotonic()
+            if now_signed_in.pk != self.user.pk:
+                await self._refuse()
+                return False
+        return True
+
+    async def _refuse(self) -> None:
+        self.sign_in = None
+        await self.close(code=REFUSED)
 
     async def live_event(self, message):
         event = message["event"]
+        if event.get("type") == "signed-out":  # for the consumer, not the page
+            if event.get("sign_in") == sign_in_tag(self.sign_in or ""):
+                await self._refuse()
+            return
+        if not await self._still_signed_in():
+            return
         if event.get("type") == "room" and self.session is not None:
             self.session_read_at = float("-inf")  # its state changed: read before the next
         elif event.get("type") == "signal" and event.get("sender") == self.user.pk:
@@ -158,6 +193,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         ):
             return None
         return await super().decode_json(text_data)
+
+
+def sign_in_tag(session_key: str) -> str:
+    """A sign-in's name in a push: a digest of its key, so the key itself (as good as the
+    password while it lasts) never travels over the channel layer."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def signed_out(sender, request, user, **kwargs) -> None:
+    """``user_logged_out``: the sockets of the browser that signed out are closed at once
+    (its pages then poll, and their next request is sent to sign in)."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        live.push(
+            live.user_group(user.pk), {"type": "signed-out", "sign_in": sign_in_tag(session_key)}
+        )
 
 
 def _store_signal(user, session, kind, data) -> tuple[str, list]:

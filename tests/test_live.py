@@ -13,9 +13,12 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connections, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from hse import live
+from marketplace import live as consumers
 from marketplace.asgi import application
 from sessions_app import booking
 from tests.test_booking_race import _signed_in
@@ -36,8 +39,8 @@ def memory_layer(settings):
     channel_layers.backends.clear()
 
 
-def cookie_of(user) -> bytes:
-    return f"{settings.SESSION_COOKIE_NAME}={_signed_in(user)}".encode()
+def cookie_of(user, sign_in: str | None = None) -> bytes:
+    return f"{settings.SESSION_COOKIE_NAME}={sign_in or _signed_in(user)}".encode()
 
 
 def run(scenario):
@@ -54,12 +57,15 @@ def run(scenario):
         return pool.submit(asyncio.run, closing()).result()
 
 
-def socket(path: str, user=None, origin: bytes = b"http://localhost") -> WebsocketCommunicator:
-    """Made outside the event loop: signing in writes a session row. Every wait on it below
-    has the suite's limit for a loaded machine (channels' own default is one second)."""
+def socket(
+    path: str, user=None, origin: bytes = b"http://localhost", sign_in: str | None = None
+) -> WebsocketCommunicator:
+    """Made outside the event loop: signing in writes a session row (``sign_in``: the key of
+    one made before). Every wait on it below has the suite's limit for a loaded machine
+    (channels' own default is one second)."""
     headers = [(b"origin", origin)]
     if user is not None:
-        headers.append((b"cookie", cookie_of(user)))
+        headers.append((b"cookie", cookie_of(user, sign_in)))
     return WebsocketCommunicator(application, path, headers=headers)
 
 
@@ -156,6 +162,54 @@ def test_a_push_reaches_its_socket_while_the_database_thread_is_busy(alice):
     event, still_busy_when_it_came = run(scenario)
     assert event == {"type": "unread", "count": 3}
     assert still_busy_when_it_came
+
+
+def test_signing_out_closes_that_browsers_sockets_at_once_and_no_others(alice):
+    leaving = _signed_in(alice)
+    closing = socket("/ws/live/", alice, sign_in=leaving)
+    other = socket("/ws/live/", alice)  # the same person signed in on another browser
+    browser = Client()
+    browser.cookies[settings.SESSION_COOKIE_NAME] = leaving
+
+    async def scenario():
+        assert (await closing.connect(timeout=PATIENCE))[0]
+        assert (await other.connect(timeout=PATIENCE))[0]
+        answer = await sync_to_async(browser.post)(reverse("account_logout"))
+        closed = await closing.receive_output(timeout=PATIENCE)
+        untouched = await other.receive_nothing(timeout=0.3)
+        await other.disconnect(timeout=PATIENCE)
+        return answer.status_code, closed, untouched
+
+    status, closed, untouched = run(scenario)
+    assert status == 302
+    assert closed == {"type": "websocket.close", "code": consumers.REFUSED}
+    assert untouched  # another browser's sign-in, still good: nothing was said to it
+
+
+def test_a_socket_whose_sign_in_ended_elsewhere_is_closed_at_its_next_event(alice, monkeypatch):
+    monkeypatch.setattr(consumers, "SIGN_IN_FRESH_SECONDS", 0)  # read again at every event
+    client = socket("/ws/live/", alice)
+    pending = [(live.user_group(alice.pk), {"type": "pending"})]
+
+    @database_sync_to_async
+    def password_changed():  # every sign-in of the account ends (its hash no longer holds)
+        alice.set_password("a new one, 2026")
+        alice.save()
+
+    async def scenario():
+        assert (await client.connect(timeout=PATIENCE))[0]
+        await live.send_async(pending)
+        before = await client.receive_json_from(timeout=PATIENCE)
+        await password_changed()
+        await live.send_async(pending)
+        after = await client.receive_output(timeout=PATIENCE)
+        await client.send_json_to({"type": "typing"})  # nothing is done for it now
+        return before, after, await client.receive_nothing(timeout=0.3)
+
+    before, after, nothing_more = run(scenario)
+    assert before == {"type": "pending"}
+    assert after == {"type": "websocket.close", "code": consumers.REFUSED}
+    assert nothing_more
 
 
 def test_a_push_outside_a_transaction_and_with_no_layer_never_fails(settings):
