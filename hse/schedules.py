@@ -62,6 +62,12 @@ PERIODIC_TASKS: dict[str, Every] = {
         "and reminds clients "
         f"{' and '.join(str(d) for d in settings.HSE_PACKAGE_EXPIRY_REMINDER_DAYS)} days before.",
     ),
+    "lapse unanswered package extensions": Every(
+        task="payments.extensions_lapse",
+        seconds=60,
+        description="Declines a client's request for more time not answered within "
+        f"{settings.HSE_EXTENSION_ANSWER_DAYS} days, so the package's expiry goes on.",
+    ),
     "follow up card refunds": Every(
         task="payments.follow_up_refunds",
         seconds=60,

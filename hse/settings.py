@@ -436,6 +436,9 @@ HSE_PLATFORM_FEE_PERCENT = 15
 HSE_PACKAGE_VALIDITY_MONTHS = 6
 HSE_PACKAGE_EXPIRY_REMINDER_DAYS = (14, 3)
 HSE_PACKAGE_EXTENSION_MONTHS = 3
+# A question for more time the coach leaves this long unanswered lapses (declined), and the
+# package's expiry, which waited for the answer, goes on.
+HSE_EXTENSION_ANSWER_DAYS = 7
 HSE_CREDIT_GIVEN_BACK_DAYS = 14
 # A coach may offer each client one trial session of this length, free or at their price,
 # and a discount per package size of at most this many per cent.

@@ -11,7 +11,7 @@ from ledger.models import Credit
 
 def package_email(*, to, order, kind: str, subject: str, **extra) -> None:
     """The one template of package news: ``kind`` says which (reminder, expired, ended,
-    extension_asked, extension_accepted, extension_declined)."""
+    extension_asked, extension_accepted, extension_declined, extension_unanswered)."""
     send_email_on_commit(
         to=to,
         subject=subject,

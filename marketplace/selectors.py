@@ -13,6 +13,8 @@ from accounts.models import User
 from coaching.selectors import Booked
 from hse.cache import get_or_set_versioned
 from messaging.selectors import unread_total
+from payments.models import PackageExtension
+from payments.packages import extensions_waiting_for
 from requests_app.models import SessionRequest
 from requests_app.selectors import requests_awaiting, requests_awaiting_rows
 from sessions_app.lifecycle import (
@@ -41,11 +43,13 @@ class PendingActions:
     to_confirm: list
     coach_late: list
     unread_messages: int = 0  # one item: "N unread messages"
+    extensions: tuple = ()  # a coach's packages whose client asks for more time
 
     @property
     def count(self) -> int:
         return (
             len(self.requests)
+            + len(self.extensions)
             + len(self.surveys)
             + len(self.to_confirm)
             + len(self.coach_late)
@@ -109,6 +113,7 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
     return PendingActions(
         requests=requests,
         unread_messages=unread_total(user=user),
+        extensions=tuple(extensions_waiting_for(coach_user=user)) if user.is_coach else (),
         **{kind: [row for row in sessions if row.waiting_kind == kind] for kind in kinds},
     )
 
@@ -134,10 +139,17 @@ def header_counts(*, user: User, now: datetime) -> HeaderCounts:
     def read() -> tuple[int, int]:
         sessions = _sessions_waiting_for(user, _waiting_sessions(now=now))
         requests = requests_awaiting_rows(user=user, now=now)
+        extensions = PackageExtension.objects.filter(
+            order__coach__user=user, status=PackageExtension.Status.PENDING
+        )
         waiting = (
             sessions.order_by()
             .values_list("pk")
-            .union(requests.order_by().values_list("pk"), all=True)
+            .union(
+                requests.order_by().values_list("pk"),
+                extensions.order_by().values_list("pk"),
+                all=True,
+            )
             .count()
         )
         unread = unread_total(user=user)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -240,6 +242,11 @@ class PackageExtension(models.Model):
 
     def __str__(self) -> str:
         return f"Extension of order #{self.order_id} by {self.months} month(s)"
+
+    @property
+    def answer_by(self):
+        """When the question lapses unanswered (``payments.packages.extensions_lapse_due``)."""
+        return self.created_at + timedelta(days=settings.HSE_EXTENSION_ANSWER_DAYS)
 
 
 class PackageExtensionEvent(Event):

@@ -4,7 +4,7 @@ price back in the wallet. The credits themselves change only in ``ledger.service
 go after the commit."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,11 +13,13 @@ from django.db.models import Count, Max, Min, Q, Sum
 from accounts.models import User
 from hse.money import format_money
 from hse.states import Machine
+from hse.sweeps import in_locked_batches
 from ledger import services as ledger
 from ledger.emails import package_email
 from ledger.models import Credit
 from payments.models import Order, PackageExtension, PackageExtensionEvent
 from payments.services import PaymentError
+from sessions_app.selectors import forget_pending_counts
 
 X = PackageExtension.Status
 CS = Credit.Status
@@ -85,20 +87,24 @@ def _paid_package(order: Order) -> None:
 
 
 def extension_ask(*, order: Order, by: User, now: datetime) -> PackageExtension:
-    """The client asks the coach for HSE_PACKAGE_EXTENSION_MONTHS more; one open question
-    per package (a second ask while one waits is refused with a message)."""
+    """The client asks the coach for HSE_PACKAGE_EXTENSION_MONTHS more, before the package
+    expires; one open question per package (a second ask while one waits is refused with a
+    message). The coach answers within HSE_EXTENSION_ANSWER_DAYS or it lapses."""
     months = settings.HSE_PACKAGE_EXTENSION_MONTHS
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("coach__user").get(pk=order.pk)
         _paid_package(order)
         if by.pk != order.client_id:
             raise PaymentError("Only the client who bought the package can ask.")
-        if not Credit.objects.filter(
-            order=order, status__in=(CS.AVAILABLE, CS.HELD, CS.SCHEDULED)
-        ).exists():
+        live = Credit.objects.filter(order=order, status__in=(CS.AVAILABLE, CS.HELD, CS.SCHEDULED))
+        if not live.exists():
             raise PaymentError(
                 "Every session of this package is used, so there is nothing to extend."
             )
+        # Once the package has expired its unused sessions go back to the wallet; a question
+        # asked then would hold that back for another wait.
+        if not live.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).exists():
+            raise PaymentError("This package has expired, so it can no longer be extended.")
         if order.extensions.filter(status=X.PENDING).exists():
             raise PaymentError(
                 f"You asked already; {order.coach.user.display_name} has not answered yet."
@@ -111,6 +117,7 @@ def extension_ask(*, order: Order, by: User, now: datetime) -> PackageExtension:
         except IntegrityError as taken:  # the same ask at the same moment
             raise PaymentError("You asked already; the coach has not answered yet.") from taken
         EXTENSION.record(extension, "ask", by=by, now=now, why=f"{months} month(s) more")
+        forget_pending_counts(order.coach.user_id)  # a question in the coach's pending actions
         package_email(
             to=order.coach.user, order=order, kind="extension_asked",
             subject=f"{order.client.display_name} asks for more time for their package",
@@ -146,6 +153,7 @@ def extension_answer(*, extension: PackageExtension, accept: bool, by: User, now
             why="accepted by the coach" if accept else "declined by the coach",
             decided_at=now, new_expires_at=until,
         )  # fmt: skip
+        forget_pending_counts(order.coach.user_id)
         package_email(
             to=order.client, order=order,
             kind="extension_accepted" if accept else "extension_declined",
@@ -171,12 +179,46 @@ def package_end(*, order: Order, by: User, now: datetime) -> tuple[int, int]:
         if not Credit.objects.filter(order=order, status__in=(CS.HELD, CS.SCHEDULED)).exists():
             for open_one in order.extensions.select_for_update().filter(status=X.PENDING):
                 EXTENSION.move(open_one, "decline", by=by, now=now, why="the package was ended")
+                forget_pending_counts(order.coach.user_id)
         package_email(
             to=order.client, order=order, kind="ended",
             subject=f"Package ended: {format_money(amount, order.currency)} back in your wallet",
             count=count, amount=amount, currency=order.currency,
         )  # fmt: skip
     return count, amount
+
+
+def extensions_lapse_due(*, now: datetime, batch: int = 500) -> int:
+    """The sweep: a question the coach has not answered within HSE_EXTENSION_ANSWER_DAYS
+    lapses (declined, "not answered"), so the package's expiry, which waited for the answer
+    (``ledger.services.WAITING_FOR_EXTENSION``), goes on; the client is told. An answer at
+    the same moment waits for the batch's lock and then finds the question closed. Returns
+    how many lapsed."""
+    days = settings.HSE_EXTENSION_ANSWER_DAYS
+    due = PackageExtension.objects.filter(
+        status=X.PENDING, created_at__lte=now - timedelta(days=days)
+    ).order_by("created_at", "pk")
+
+    def handle(rows):
+        lapsed = EXTENSION.move_many(
+            [row.pk for row in rows], "decline", now=now, decided_at=now,
+            why=f"not answered within {days} days",
+        )  # fmt: skip
+        told = PackageExtension.objects.filter(pk__in=lapsed).select_related(
+            "order__coach__user", "order__client"
+        )
+        for extension in told:
+            order = extension.order
+            package_email(
+                to=order.client, order=order, kind="extension_unanswered",
+                subject=f"{order.coach.user.display_name} did not answer your request for "
+                "more time",
+                extension=extension, days=days,
+            )  # fmt: skip
+        forget_pending_counts(*{extension.order.coach.user_id for extension in told})
+        return len(lapsed)
+
+    return in_locked_batches(due, handle, batch=batch)
 
 
 def extensions_waiting_for(*, coach_user: User) -> list[PackageExtension]:

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from payments import refunds, sweeps
+from payments import packages, refunds, sweeps
 from payments.refunds import send_refund  # noqa: F401  (registered with the worker)
 
 
@@ -16,3 +16,9 @@ def expire_holds() -> int:
 def follow_up_refunds() -> int:
     """Every minute: card refunds whose sending was lost are sent; long-pending ones checked."""
     return refunds.refunds_follow_up(now=timezone.now())
+
+
+@shared_task(name="payments.extensions_lapse")
+def extensions_lapse() -> int:
+    """Every minute: questions for more time the coach left unanswered lapse."""
+    return packages.extensions_lapse_due(now=timezone.now())

@@ -267,7 +267,7 @@ def test_every_package_email_renders(alice, bob, package):
     }  # fmt: skip
     for kind in (
         "reminder", "expired", "ended", "extension_asked", "extension_accepted",
-        "extension_declined",
+        "extension_declined", "extension_unanswered",
     ):  # fmt: skip
         message = build_email(
             to=alice, subject="s", template="package_update", context={**base, "kind": kind}
@@ -294,3 +294,59 @@ def test_the_admin_reads_extensions_and_credit_expiries(client, alice, package, 
     assert extensions.status_code == 200 and b"Waiting for the coach" in extensions.content
     credits = client.get(reverse("admin:ledger_credit_changelist"), {"status": "expired"})
     assert credits.status_code == 200
+
+
+def test_an_unanswered_extension_lapses_after_its_days_and_the_expiry_goes_on(
+    alice, bob, package, mailoutbox, django_capture_on_commit_callbacks
+):
+    asked = EXPIRES - timedelta(days=2)
+    with freeze_time(asked):
+        extension = packages.extension_ask(order=package, by=alice, now=asked)
+    assert extension.answer_by == asked + timedelta(days=7)
+    assert credits_expire_due(now=EXPIRES) == 0  # the expiry waits for the answer
+
+    lapse = extension.answer_by
+    assert packages.extensions_lapse_due(now=lapse - timedelta(seconds=1)) == 0
+    with freeze_time(lapse), django_capture_on_commit_callbacks(execute=True):
+        assert packages.extensions_lapse_due(now=lapse) == 1
+        assert packages.extensions_lapse_due(now=lapse) == 0  # once
+    extension.refresh_from_db()
+    assert (extension.status, extension.decided_at) == ("declined", lapse)
+    assert extension.events.order_by("pk").last().why == "not answered within 7 days"
+    [email] = [m for m in mailoutbox if "did not answer" in m.subject]
+    assert email.to == ["alice@example.com"]
+    assert "did not answer your request for more time within 7 days" in email.body
+
+    # Too late to answer, and too late to ask again: the package has expired.
+    with pytest.raises(PaymentError, match="declined"):
+        packages.extension_answer(extension=extension, accept=True, by=bob.user, now=lapse)
+    with pytest.raises(PaymentError, match="expired"):
+        packages.extension_ask(order=package, by=alice, now=lapse)
+    # The expiry goes on: the unused sessions' price back in the wallet, once.
+    assert credits_expire_due(now=lapse) == 5
+    assert credits_expire_due(now=lapse) == 0
+    assert _returned(alice) == 5 * package.unit_price
+
+
+def test_the_coach_has_the_question_in_pending_actions_until_it_lapses(client, alice, bob, package):
+    from marketplace.selectors import header_counts
+
+    asked = EXPIRES - timedelta(days=10)
+    with freeze_time(asked):
+        assert header_counts(user=bob.user, now=asked).pending == 0  # kept in the cache
+        extension = packages.extension_ask(order=package, by=alice, now=asked)
+        client.force_login(bob.user)
+        page = client.get(reverse("marketplace:pending")).content.decode()
+        assert header_counts(user=bob.user, now=asked).pending == 1
+    assert "Alice Client asks for 3 more months" in page
+    assert reverse("payments:extension_detail", args=[extension.pk]) in page
+    assert "answer by" in page and "without an answer it lapses" in page
+
+    lapse = extension.answer_by
+    with freeze_time(lapse):
+        assert header_counts(user=bob.user, now=lapse).pending == 1
+        assert packages.extensions_lapse_due(now=lapse) == 1
+        assert header_counts(user=bob.user, now=lapse).pending == 0
+        page = client.get(reverse("marketplace:pending")).content.decode()
+    assert "asks for 3 more months" not in page
+    assert "Nothing is waiting for you." in page
