@@ -22,9 +22,11 @@ old, and every signal is checked against it.
 The sign-in the socket connected with must still hold: signing out closes that browser's
 sockets at once (``signed_out``), and a socket whose sign-in has ended otherwise (the
 password changed, the account closed, the sign-in expired) is closed at its first event
-after the check is a minute old."""
+once the last check is a minute old. Either way the page connects again with the cookie it
+has now, and is refused if that no longer signs anyone in."""
 
 import hashlib
+import logging
 import time
 from importlib import import_module
 from urllib.parse import parse_qs
@@ -34,6 +36,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from hse import live
@@ -43,7 +46,12 @@ from messaging.selectors import conversation_for_user_or_none
 from sessions_app import signalling
 from sessions_app.selectors import session_for_user_or_none
 
+log = logging.getLogger(__name__)
 REFUSED = 4403  # close code: not signed in, or asked for what is not theirs
+# Close code: the sign-in the socket connected with ended. The page connects again with the
+# browser's cookie as it is now: a new password renews the sign-in of the browser that set
+# it (its key changes), and a browser that signed out is refused.
+SIGN_IN_ENDED = 4401
 SESSION_FRESH_SECONDS = 60
 SIGN_IN_FRESH_SECONDS = 60
 MAX_REF = 40  # the page's name for a line it sent, echoed back
@@ -159,22 +167,26 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return False
         if time.monotonic() - self.sign_in_read_at > SIGN_IN_FRESH_SECONDS:
             engine = import_module(settings.SESSION_ENGINE)
-            now_signed_in = await get_user({"session": engine.SessionStore(self.sign_in)})
+            try:
+                now_signed_in = await get_user({"session": engine.SessionStore(self.sign_in)})
+            except DatabaseError:  # not known now: the socket stays, and asks at its next event
+                log.warning("could not read a socket's sign-in again", exc_info=True)
+                return True
             self.sign_in_read_at = time.monotonic()
             if now_signed_in.pk != self.user.pk:
-                await self._refuse()
+                await self._refuse(SIGN_IN_ENDED)
                 return False
         return True
 
-    async def _refuse(self) -> None:
+    async def _refuse(self, code: int = REFUSED) -> None:
         self.sign_in = None
-        await self.close(code=REFUSED)
+        await self.close(code=code)
 
     async def live_event(self, message):
         event = message["event"]
         if event.get("type") == "signed-out":  # for the consumer, not the page
             if event.get("sign_in") == sign_in_tag(self.sign_in or ""):
-                await self._refuse()
+                await self._refuse(SIGN_IN_ENDED)
             return
         if not await self._still_signed_in():
             return

@@ -139,19 +139,14 @@ def header_counts(*, user: User, now: datetime) -> HeaderCounts:
     def read() -> tuple[int, int]:
         sessions = _sessions_waiting_for(user, _waiting_sessions(now=now))
         requests = requests_awaiting_rows(user=user, now=now)
-        extensions = PackageExtension.objects.filter(
-            order__coach__user=user, status=PackageExtension.Status.PENDING
-        )
-        waiting = (
-            sessions.order_by()
-            .values_list("pk")
-            .union(
-                requests.order_by().values_list("pk"),
-                extensions.order_by().values_list("pk"),
-                all=True,
+        others = [requests.order_by().values_list("pk")]
+        if user.is_coach:  # as pending_actions: only a coach is asked for more time
+            others.append(
+                PackageExtension.objects.filter(
+                    order__coach__user=user, status=PackageExtension.Status.PENDING
+                ).values_list("pk")
             )
-            .count()
-        )
+        waiting = sessions.order_by().values_list("pk").union(*others, all=True).count()
         unread = unread_total(user=user)
         return waiting + (1 if unread else 0), unread
 

@@ -209,11 +209,16 @@ def extensions_lapse_due(*, now: datetime, batch: int = 500) -> int:
         )
         for extension in told:
             order = extension.order
+            # Asked in its last week, the package has expired by now: the expiry sweep
+            # returns its unused sessions next, with an email of its own.
+            expired = not Credit.objects.filter(
+                order=order, status=CS.AVAILABLE, expires_at__gt=now
+            ).exists()
             package_email(
                 to=order.client, order=order, kind="extension_unanswered",
                 subject=f"{order.coach.user.display_name} did not answer your request for "
                 "more time",
-                extension=extension, days=days,
+                extension=extension, days=days, expired=expired,
             )  # fmt: skip
         forget_pending_counts(*{extension.order.coach.user_id for extension in told})
         return len(lapsed)

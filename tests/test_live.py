@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -182,7 +182,7 @@ def test_signing_out_closes_that_browsers_sockets_at_once_and_no_others(alice):
 
     status, closed, untouched = run(scenario)
     assert status == 302
-    assert closed == {"type": "websocket.close", "code": consumers.REFUSED}
+    assert closed == {"type": "websocket.close", "code": consumers.SIGN_IN_ENDED}
     assert untouched  # another browser's sign-in, still good: nothing was said to it
 
 
@@ -208,8 +208,26 @@ def test_a_socket_whose_sign_in_ended_elsewhere_is_closed_at_its_next_event(alic
 
     before, after, nothing_more = run(scenario)
     assert before == {"type": "pending"}
-    assert after == {"type": "websocket.close", "code": consumers.REFUSED}
+    assert after == {"type": "websocket.close", "code": consumers.SIGN_IN_ENDED}
     assert nothing_more
+
+
+def test_a_sign_in_that_cannot_be_read_now_keeps_its_socket(alice, monkeypatch):
+    monkeypatch.setattr(consumers, "SIGN_IN_FRESH_SECONDS", 0)
+    client = socket("/ws/live/", alice)
+
+    async def database_away(scope):
+        raise DatabaseError("the database is away")
+
+    async def scenario():
+        assert (await client.connect(timeout=PATIENCE))[0]
+        monkeypatch.setattr(consumers, "get_user", database_away)
+        await live.send_async([(live.user_group(alice.pk), {"type": "pending"})])
+        event = await client.receive_json_from(timeout=PATIENCE)
+        await client.disconnect(timeout=PATIENCE)
+        return event
+
+    assert run(scenario) == {"type": "pending"}  # not known now: not taken as signed out
 
 
 def test_a_push_outside_a_transaction_and_with_no_layer_never_fails(settings):

@@ -316,6 +316,7 @@ def test_an_unanswered_extension_lapses_after_its_days_and_the_expiry_goes_on(
     [email] = [m for m in mailoutbox if "did not answer" in m.subject]
     assert email.to == ["alice@example.com"]
     assert "did not answer your request for more time within 7 days" in email.body
+    assert "It has expired" in email.body  # asked in its last week: expired by the lapse
 
     # Too late to answer, and too late to ask again: the package has expired.
     with pytest.raises(PaymentError, match="declined"):
@@ -328,7 +329,9 @@ def test_an_unanswered_extension_lapses_after_its_days_and_the_expiry_goes_on(
     assert _returned(alice) == 5 * package.unit_price
 
 
-def test_the_coach_has_the_question_in_pending_actions_until_it_lapses(client, alice, bob, package):
+def test_the_coach_has_the_question_in_pending_actions_until_it_lapses(
+    client, alice, bob, package, mailoutbox, django_capture_on_commit_callbacks
+):
     from marketplace.selectors import header_counts
 
     asked = EXPIRES - timedelta(days=10)
@@ -345,8 +348,11 @@ def test_the_coach_has_the_question_in_pending_actions_until_it_lapses(client, a
     lapse = extension.answer_by
     with freeze_time(lapse):
         assert header_counts(user=bob.user, now=lapse).pending == 1
-        assert packages.extensions_lapse_due(now=lapse) == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            assert packages.extensions_lapse_due(now=lapse) == 1
         assert header_counts(user=bob.user, now=lapse).pending == 0
         page = client.get(reverse("marketplace:pending")).content.decode()
     assert "asks for 3 more months" not in page
     assert "Nothing is waiting for you." in page
+    # Not expired yet: the client may still schedule, or end the package.
+    assert "you can still schedule them until then" in mailoutbox[-1].body

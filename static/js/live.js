@@ -73,6 +73,8 @@
       window.hseLive = false;
       fire("offline");
       if (event.code === 4403) return; // refused: this page polls
+      // 4401, its sign-in ended: connecting again with the cookie as it is now is answered
+      // by the sign-in that holds (a new password's), or refused.
       setTimeout(connect, wait);
       wait = Math.min(wait * 2, 30000);
     };
