@@ -13,8 +13,7 @@ from accounts.models import User
 from coaching.selectors import Booked
 from hse.cache import get_or_set_versioned
 from messaging.selectors import unread_total
-from payments.models import PackageExtension
-from payments.packages import extensions_waiting_for
+from payments.packages import extensions_waiting_for, extensions_waiting_rows
 from requests_app.models import SessionRequest
 from requests_app.selectors import requests_awaiting, requests_awaiting_rows
 from sessions_app.lifecycle import (
@@ -113,7 +112,7 @@ def pending_actions(*, user: User, now: datetime) -> PendingActions:
     return PendingActions(
         requests=requests,
         unread_messages=unread_total(user=user),
-        extensions=tuple(extensions_waiting_for(coach_user=user)) if user.is_coach else (),
+        extensions=tuple(extensions_waiting_for(coach_user=user)),
         **{kind: [row for row in sessions if row.waiting_kind == kind] for kind in kinds},
     )
 
@@ -139,14 +138,16 @@ def header_counts(*, user: User, now: datetime) -> HeaderCounts:
     def read() -> tuple[int, int]:
         sessions = _sessions_waiting_for(user, _waiting_sessions(now=now))
         requests = requests_awaiting_rows(user=user, now=now)
-        others = [requests.order_by().values_list("pk")]
-        if user.is_coach:  # as pending_actions: only a coach is asked for more time
-            others.append(
-                PackageExtension.objects.filter(
-                    order__coach__user=user, status=PackageExtension.Status.PENDING
-                ).values_list("pk")
+        waiting = (
+            sessions.order_by()
+            .values_list("pk")
+            .union(
+                requests.order_by().values_list("pk"),
+                extensions_waiting_rows(coach_user=user).values_list("pk"),
+                all=True,
             )
-        waiting = sessions.order_by().values_list("pk").union(*others, all=True).count()
+            .count()
+        )
         unread = unread_total(user=user)
         return waiting + (1 if unread else 0), unread
 

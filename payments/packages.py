@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 
 from accounts.models import User
 from hse.money import format_money
@@ -81,6 +81,14 @@ def package_of(*, order: Order) -> Package:
     )  # fmt: skip
 
 
+def _unexpired(now: datetime) -> Q:
+    """A package's credits still to be used whose expiry has not come: while it has one, the
+    package has not expired."""
+    return Q(status__in=(CS.AVAILABLE, CS.HELD, CS.SCHEDULED)) & (
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
 def _paid_package(order: Order) -> None:
     if order.status != Order.Status.PAID:
         raise PaymentError("This order is not paid, so it has no sessions to manage.")
@@ -103,7 +111,7 @@ def extension_ask(*, order: Order, by: User, now: datetime) -> PackageExtension:
             )
         # Once the package has expired its unused sessions go back to the wallet; a question
         # asked then would hold that back for another wait.
-        if not live.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).exists():
+        if not live.filter(_unexpired(now)).exists():
             raise PaymentError("This package has expired, so it can no longer be extended.")
         if order.extensions.filter(status=X.PENDING).exists():
             raise PaymentError(
@@ -204,21 +212,22 @@ def extensions_lapse_due(*, now: datetime, batch: int = 500) -> int:
             [row.pk for row in rows], "decline", now=now, decided_at=now,
             why=f"not answered within {days} days",
         )  # fmt: skip
-        told = PackageExtension.objects.filter(pk__in=lapsed).select_related(
-            "order__coach__user", "order__client"
+        # Asked in its last week, a package has expired by now: the expiry sweep returns its
+        # unused sessions next, with an email of its own.
+        told = (
+            PackageExtension.objects.filter(pk__in=lapsed)
+            .select_related("order__coach__user", "order__client")
+            .annotate(
+                unexpired=Exists(Credit.objects.filter(_unexpired(now), order=OuterRef("order")))
+            )
         )
         for extension in told:
             order = extension.order
-            # Asked in its last week, the package has expired by now: the expiry sweep
-            # returns its unused sessions next, with an email of its own.
-            expired = not Credit.objects.filter(
-                order=order, status=CS.AVAILABLE, expires_at__gt=now
-            ).exists()
             package_email(
                 to=order.client, order=order, kind="extension_unanswered",
                 subject=f"{order.coach.user.display_name} did not answer your request for "
                 "more time",
-                extension=extension, days=days, expired=expired,
+                extension=extension, days=days, expired=not extension.unexpired,
             )  # fmt: skip
         forget_pending_counts(*{extension.order.coach.user_id for extension in told})
         return len(lapsed)
@@ -226,10 +235,18 @@ def extensions_lapse_due(*, now: datetime, batch: int = 500) -> int:
     return in_locked_batches(due, handle, batch=batch)
 
 
+def extensions_waiting_rows(*, coach_user: User) -> QuerySet[PackageExtension]:
+    """The coach's unanswered extension questions (none for anyone but a coach): what their
+    pending actions list and their header counts."""
+    if not coach_user.is_coach:
+        return PackageExtension.objects.none()
+    return PackageExtension.objects.filter(order__coach__user=coach_user, status=X.PENDING)
+
+
 def extensions_waiting_for(*, coach_user: User) -> list[PackageExtension]:
     """The coach's unanswered extension questions, oldest first."""
     return list(
-        PackageExtension.objects.filter(order__coach__user=coach_user, status=X.PENDING)
+        extensions_waiting_rows(coach_user=coach_user)
         .select_related("order__client", "order__skill")
         .order_by("created_at", "pk")
     )
